@@ -1,0 +1,159 @@
+package status
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"hash/fnv"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/careervp/vprstatus/auth"
+)
+
+// pendingBody is the 202 answer while the job runs.
+type pendingBody struct {
+	JobID     string `json:"job_id"`
+	Status    State  `json:"status"`
+	CreatedAt string `json:"created_at"`
+	StartedAt string `json:"started_at,omitempty"`
+}
+
+// completedBody is the 200 answer of a completed job.
+type completedBody struct {
+	JobID              string      `json:"job_id"`
+	Status             State       `json:"status"`
+	CreatedAt          string      `json:"created_at"`
+	CompletedAt        string      `json:"completed_at,omitempty"`
+	ResultURL          string      `json:"result_url"`
+	ResultURLExpiresAt string      `json:"result_url_expires_at"`
+	TokenUsage         *TokenUsage `json:"token_usage,omitempty"`
+}
+
+// failedBody is the 200 answer of a failed job.
+type failedBody struct {
+	JobID     string `json:"job_id"`
+	Status    State  `json:"status"`
+	CreatedAt string `json:"created_at"`
+	Error     string `json:"error"`
+}
+
+// handleStatus answers GET /api/vpr/status/{job_id} for an authenticated caller.
+func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() time.Time, poll time.Duration) http.Handler {
+	pollAfter := retryAfter(poll)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, ok := auth.User(r.Context())
+		if !ok {
+			// The route is always wrapped by authenticate; reaching here is a bug.
+			ew.write(w, r, auth.ErrNoCredentials)
+			return
+		}
+		id := r.PathValue("job_id")
+		if !ValidJobID(id) {
+			ew.write(w, r, errInvalidID)
+			return
+		}
+		job, err := jobs.Job(r.Context(), id)
+		if err != nil {
+			ew.write(w, r, err)
+			return
+		}
+		if job.Expired(now()) {
+			ew.write(w, r, ErrNotFound)
+			return
+		}
+		if job.UserID != user {
+			ew.write(w, r, errForbidden)
+			return
+		}
+		switch job.State {
+		case Pending, Processing:
+			tag := etag(job)
+			h := w.Header()
+			h.Set("ETag", tag)
+			h.Set("Retry-After", pollAfter)
+			if etagMatch(r.Header.Get("If-None-Match"), tag) {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			writeJSON(w, r, http.StatusAccepted, "application/json", pendingBody{
+				JobID: job.ID, Status: job.State, CreatedAt: job.CreatedAt, StartedAt: job.StartedAt,
+			})
+		case Completed:
+			if job.ResultKey == "" {
+				ew.write(w, r, errNoResultKey)
+				return
+			}
+			u, err := results.SignResult(r.Context(), job.ResultKey)
+			if err != nil {
+				ew.write(w, r, err)
+				return
+			}
+			writeJSON(w, r, http.StatusOK, "application/json", completedBody{
+				JobID: job.ID, Status: job.State, CreatedAt: job.CreatedAt, CompletedAt: job.CompletedAt,
+				ResultURL: u.URL, ResultURLExpiresAt: u.ExpiresAt.UTC().Format(time.RFC3339),
+				TokenUsage: job.TokenUsage,
+			})
+		case Failed:
+			msg := job.Error
+			if msg == "" {
+				msg = "Unknown error"
+			}
+			writeJSON(w, r, http.StatusOK, "application/json", failedBody{
+				JobID: job.ID, Status: job.State, CreatedAt: job.CreatedAt, Error: msg,
+			})
+		default:
+			ew.write(w, r, errUnknownState)
+		}
+	})
+}
+
+// ValidJobID reports whether id is a UUID in its canonical 8-4-4-4-12 hex
+// form. Anything else cannot name a job, so it never reaches the store.
+func ValidJobID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// etag is a strong validator over what a 202 answer shows of the job. Only
+// unfinished jobs get one: a 304 must never leave a client holding an expired
+// result URL.
+func etag(j *Job) string {
+	h := fnv.New64a()
+	for _, s := range [...]string{j.ID, string(j.State), j.CreatedAt, j.StartedAt} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	var sum [8]byte
+	binary.BigEndian.PutUint64(sum[:], h.Sum64())
+	return `"` + hex.EncodeToString(sum[:]) + `"`
+}
+
+// etagMatch implements the weak comparison If-None-Match asks for (RFC 9110
+// §13.1.2) against a list of entity tags or "*".
+func etagMatch(header, tag string) bool {
+	for header != "" {
+		var t string
+		t, header, _ = strings.Cut(header, ",")
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == tag {
+			return true
+		}
+	}
+	return false
+}
