@@ -1,0 +1,203 @@
+// Command infra synthesizes the CloudFormation stack of the VPR status
+// service: `go run .` (or `cdk synth`/`cdk deploy`, which run it via cdk.json).
+// Settings come from CDK context values; see README.md.
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Context defaults, documented in README.md.
+const (
+	defaultEnv                = "dev"
+	defaultAssetPath          = "../dist" // the repository root's dist/, relative to infra/
+	defaultRegion             = "us-east-1"
+	defaultFrontendOrigin     = "http://localhost:3000"
+	defaultLogLevel           = "info"
+	defaultThrottleRateLimit  = 50
+	defaultThrottleBurstLimit = 100
+	placeholderUserPoolClient = "placeholder-client-id"
+)
+
+// buildCommand makes the asset; run from the repository root.
+const buildCommand = "CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o dist/bootstrap ./cmd/lambda"
+
+var envNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,19}$`)
+
+func main() {
+	defer jsii.Close()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	app := awscdk.NewApp(nil)
+	_, cleanup, err := newStackFromContext(app)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	app.Synth(nil)
+	return nil
+}
+
+// newStackFromContext reads the context of app and adds the status stack to it.
+// Missing pieces that only a deploy needs (the built binary, the user pool)
+// are replaced by placeholders so that synth works in a fresh clone, and an
+// error annotation is added: the cdk CLI then refuses to deploy ("Found errors").
+// cleanup removes the placeholder asset directory after synth.
+func newStackFromContext(app awscdk.App) (stack awscdk.Stack, cleanup func(), err error) {
+	node := app.Node()
+	props, err := propsFromContext(node)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	var problems []string
+	cleanup = func() {}
+	if _, err := os.Stat(filepath.Join(props.AssetPath, "bootstrap")); err != nil {
+		dir, err := placeholderAsset()
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		problems = append(problems, fmt.Sprintf("no bootstrap in asset directory %s: synthesized with a placeholder that fails every invocation; build it from the repository root with `%s`", props.AssetPath, buildCommand))
+		props.AssetPath = dir
+	}
+	if props.UserPoolID == "" {
+		props.UserPoolID = *props.StackProps.Env.Region + "_placeholder"
+		problems = append(problems, "context value userPoolId is not set: the JWT authorizer uses a placeholder issuer")
+	}
+	if len(props.UserPoolClientIDs) == 0 {
+		props.UserPoolClientIDs = []string{placeholderUserPoolClient}
+		problems = append(problems, "context value userPoolClientIds is not set: the JWT authorizer uses a placeholder audience")
+	}
+
+	stack = NewStatusStack(app, "careervp-vpr-status-"+props.EnvName, props)
+	for _, p := range problems {
+		fmt.Fprintln(os.Stderr, "infra: error (blocks cdk deploy):", p)
+		awscdk.Annotations_Of(stack).AddError(jsii.String(p))
+	}
+	return stack, cleanup, nil
+}
+
+// placeholderAsset writes a directory with a bootstrap that fails loudly.
+func placeholderAsset() (string, error) {
+	dir, err := os.MkdirTemp("", "vprstatus-placeholder-asset-")
+	if err != nil {
+		return "", err
+	}
+	script := "#!/bin/sh\necho 'placeholder asset: build dist/bootstrap before deploying' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte(script), 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
+// propsFromContext turns context values into stack props, applying defaults.
+// UserPoolID and UserPoolClientIDs stay empty when not set.
+func propsFromContext(node constructs.Node) (*StatusStackProps, error) {
+	str := func(key, def string) string {
+		v := node.TryGetContext(&key)
+		if v == nil {
+			return def
+		}
+		s := strings.TrimSpace(fmt.Sprint(v))
+		if s == "" {
+			return def
+		}
+		return s
+	}
+	num := func(key string, def float64) (float64, error) {
+		s := str(key, "")
+		if s == "" {
+			return def, nil
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f <= 0 {
+			return 0, fmt.Errorf("context value %s=%q: want a positive number", key, s)
+		}
+		return f, nil
+	}
+
+	env := str("env", defaultEnv)
+	if !envNamePattern.MatchString(env) {
+		return nil, fmt.Errorf("context value env=%q: want lower-case letters, digits and dashes, at most 20", env)
+	}
+	origin := str("frontendOrigin", defaultFrontendOrigin)
+	if err := checkOrigin(origin); err != nil {
+		return nil, fmt.Errorf("context value frontendOrigin=%q: %w", origin, err)
+	}
+	rate, err := num("throttleRateLimit", defaultThrottleRateLimit)
+	if err != nil {
+		return nil, err
+	}
+	burst, err := num("throttleBurstLimit", defaultThrottleBurstLimit)
+	if err != nil {
+		return nil, err
+	}
+	if burst != float64(int64(burst)) {
+		return nil, fmt.Errorf("context value throttleBurstLimit=%v: want a whole number", burst)
+	}
+
+	var clientIDs []string
+	for _, id := range strings.Split(str("userPoolClientIds", ""), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			clientIDs = append(clientIDs, id)
+		}
+	}
+
+	// The cdk CLI sets CDK_DEFAULT_REGION/ACCOUNT from the AWS profile.
+	region := str("region", os.Getenv("CDK_DEFAULT_REGION"))
+	if region == "" {
+		region = defaultRegion
+	}
+	var account *string
+	if a := os.Getenv("CDK_DEFAULT_ACCOUNT"); a != "" {
+		account = &a
+	}
+
+	return &StatusStackProps{
+		StackProps: awscdk.StackProps{
+			Env:         &awscdk.Environment{Region: &region, Account: account},
+			Description: jsii.String("VPR status polling API (" + env + ")"),
+		},
+		EnvName:            env,
+		AssetPath:          str("assetPath", defaultAssetPath),
+		JobsTableArn:       str("jobsTableArn", ""),
+		JobsTableName:      str("jobsTableName", "careervp-jobs-"+env),
+		ResultsBucketName:  str("resultsBucketName", "careervp-vpr-results-"+env),
+		UserPoolID:         str("userPoolId", ""),
+		UserPoolClientIDs:  clientIDs,
+		FrontendOrigin:     origin,
+		LogLevel:           str("logLevel", defaultLogLevel),
+		ThrottleRateLimit:  rate,
+		ThrottleBurstLimit: burst,
+	}, nil
+}
+
+// checkOrigin rejects values a browser's Origin header can never equal,
+// such as a trailing slash or a path.
+func checkOrigin(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("want scheme://host[:port] with nothing after it")
+	}
+	return nil
+}
