@@ -1,0 +1,147 @@
+// Package s3result hands out presigned GET URLs for VPR result objects in S3.
+package s3result
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/careervp/vprstatus/awsenv/fault"
+	"github.com/careervp/vprstatus/status"
+)
+
+// HeadObjectAPI is the one S3 call the signer makes over the network;
+// *s3.Client implements it.
+type HeadObjectAPI interface {
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+}
+
+// Defaults.
+const (
+	DefaultTTL         = time.Hour
+	DefaultCallTimeout = 2 * time.Second // HeadObject, retries included
+)
+
+// Signer is a status.URLSigner over one bucket.
+type Signer struct {
+	head    HeadObjectAPI
+	presign *s3.PresignClient
+	creds   aws.CredentialsProvider
+	bucket  string
+	ttl     time.Duration
+	timeout time.Duration
+	now     func() time.Time
+}
+
+var _ status.URLSigner = (*Signer)(nil)
+
+// Option tunes a Signer.
+type Option func(*Signer)
+
+// WithTTL sets how long a URL is valid (default DefaultTTL).
+func WithTTL(d time.Duration) Option {
+	return func(s *Signer) {
+		if d > 0 {
+			s.ttl = d
+		}
+	}
+}
+
+// WithCallTimeout sets the deadline of each HeadObject (default
+// DefaultCallTimeout).
+func WithCallTimeout(d time.Duration) Option {
+	return func(s *Signer) {
+		if d > 0 {
+			s.timeout = d
+		}
+	}
+}
+
+// WithClock sets the clock that stamps result_url_expires_at (default
+// time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(s *Signer) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// New returns a signer for objects in bucket. It signs with client's
+// credentials provider (an aws.CredentialsCache when built from an
+// aws.Config, so reading it per request is cheap).
+func New(client *s3.Client, bucket string, opts ...Option) *Signer {
+	s := &Signer{
+		head:    client,
+		presign: s3.NewPresignClient(client),
+		creds:   client.Options().Credentials,
+		bucket:  bucket,
+		ttl:     DefaultTTL,
+		timeout: DefaultCallTimeout,
+		now:     time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// SignResult checks that the object at key exists (presigning checks
+// nothing) and returns a URL for it.
+func (s *Signer) SignResult(ctx context.Context, key string) (status.SignedURL, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.head.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		if notFound(err) {
+			return status.SignedURL{}, fmt.Errorf("%w: s3 %s: %w", status.ErrResultGone, key, err)
+		}
+		return status.SignedURL{}, fault.Classify(fmt.Errorf("s3: head %s: %w", key, err))
+	}
+
+	expires := s.now().Add(s.ttl)
+	presignOpts := []func(*s3.PresignOptions){s3.WithPresignExpires(s.ttl)}
+	if s.creds != nil {
+		creds, err := s.creds.Retrieve(ctx)
+		if err != nil {
+			return status.SignedURL{}, fault.Classify(fmt.Errorf("s3: credentials: %w", err))
+		}
+		// A presigned URL dies with the temporary credentials that signed it.
+		if creds.CanExpire && creds.Expires.Before(expires) {
+			expires = creds.Expires
+		}
+		// Sign with exactly these credentials, so a refresh between here and
+		// the signature cannot make the reported expiry wrong.
+		fixed := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
+		presignOpts = append(presignOpts, s3.WithPresignClientFromClientOptions(func(o *s3.Options) { o.Credentials = fixed }))
+	}
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}, presignOpts...)
+	if err != nil {
+		return status.SignedURL{}, fault.Classify(fmt.Errorf("s3: presign %s: %w", key, err))
+	}
+	return status.SignedURL{URL: req.URL, ExpiresAt: expires}, nil
+}
+
+// notFound reports whether err says the object does not exist. HEAD answers
+// have no body, so S3's 404 arrives as code NotFound, not NoSuchKey.
+func notFound(err error) bool {
+	var nf *types.NotFound
+	var nsk *types.NoSuchKey
+	if errors.As(err, &nf) || errors.As(err, &nsk) {
+		return true
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NotFound", "NoSuchKey":
+			return true
+		}
+	}
+	return false
+}
