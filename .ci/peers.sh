@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the protocol peers the integration tests run against, into
+# ${VPR_PEERS_DIR:-<repo>/.peers}. Idempotent: a peer already installed at the
+# pinned version is left alone, so CI and developers can run it every time.
+#
+# One function per peer; add new ones (e.g. the Lambda Runtime Interface
+# Emulator) beside these and call them from main.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PEERS=${VPR_PEERS_DIR:-$repo/.peers}
+
+DYNALITE_VERSION=4.0.0
+S3RVER_VERSION=3.7.1
+
+# npm_installed PKG VERSION: is PKG@VERSION already in $PEERS/node_modules?
+npm_installed() {
+	local pj="$PEERS/node_modules/$1/package.json"
+	[[ -f $pj ]] && node -e 'process.exit(require(process.argv[1]).version === process.argv[2] ? 0 : 1)' "$pj" "$2"
+}
+
+# npm_peer PKG VERSION: install PKG@VERSION unless it is there already.
+npm_peer() {
+	local pkg=$1 version=$2
+	if npm_installed "$pkg" "$version"; then
+		echo "peers: $pkg@$version already installed"
+		return
+	fi
+	mkdir -p "$PEERS"
+	# A package.json of its own keeps npm from walking up into the repo. Written
+	# by hand: `npm init -y` rejects the directory name ".peers".
+	[[ -f $PEERS/package.json ]] || echo '{"name": "vprstatus-peers", "private": true}' >"$PEERS/package.json"
+	echo "peers: installing $pkg@$version into $PEERS"
+	(cd "$PEERS" && npm install --no-audit --no-fund --save-exact "$pkg@$version")
+}
+
+install_dynalite() { npm_peer dynalite "$DYNALITE_VERSION"; }
+install_s3rver() { npm_peer s3rver "$S3RVER_VERSION"; }
+
+main() {
+	command -v npm >/dev/null || { echo "peers: npm is required (apt-get install nodejs npm)" >&2; exit 1; }
+	install_dynalite
+	install_s3rver
+}
+
+main "$@"
