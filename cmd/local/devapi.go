@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/status"
+)
+
+// devAPI is what only the local binary serves, under /_local/: tokens on
+// demand, jobs that move through their states, and the result bucket.
+type devAPI struct {
+	logger  *slog.Logger
+	minter  *fakes.Issuer
+	jobs    *fakes.JobStore
+	results *fakes.Results
+
+	pendingFor, processingFor, jobTTL time.Duration
+
+	// ctx ends the job workers at shutdown; workers lets run wait for them.
+	ctx     context.Context
+	workers *sync.WaitGroup
+}
+
+func (d *devAPI) addRoutes(mux *http.ServeMux, results http.Handler) {
+	mux.Handle("POST /_local/token", d.handleToken())
+	mux.Handle("POST /_local/jobs", d.handleCreateJob())
+	mux.Handle("GET /_local/results/", results)
+	mux.Handle("GET /healthz", handleHealth())
+}
+
+// maxBody bounds development request bodies.
+const maxBody = 4 << 10
+
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func badRequest(w http.ResponseWriter, msg string) {
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error": msg})
+}
+
+func (d *devAPI) handleToken() http.Handler {
+	type request struct {
+		Sub string `json:"sub"`
+	}
+	type response struct {
+		Token     string `json:"token"`
+		ExpiresAt string `json:"expires_at"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		if req.Sub == "" || len(req.Sub) > 256 {
+			badRequest(w, "sub must be 1 to 256 characters")
+			return
+		}
+		tok, err := d.minter.Token("HS256", req.Sub, time.Hour)
+		if err != nil {
+			d.logger.Error("minting token", "err", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "Internal server error"})
+			return
+		}
+		writeJSON(w, http.StatusOK, response{Token: tok, ExpiresAt: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+	})
+}
+
+func (d *devAPI) handleCreateJob() http.Handler {
+	type request struct {
+		UserID        string `json:"user_id"`
+		Outcome       string `json:"outcome"`
+		PendingFor    string `json:"pending_for"`
+		ProcessingFor string `json:"processing_for"`
+		Error         string `json:"error"`
+	}
+	type response struct {
+		JobID string `json:"job_id"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		if req.UserID == "" || len(req.UserID) > 256 {
+			badRequest(w, "user_id must be 1 to 256 characters")
+			return
+		}
+		outcome := status.State(strings.ToUpper(req.Outcome))
+		if outcome == "" {
+			outcome = status.Completed
+		}
+		if outcome != status.Completed && outcome != status.Failed {
+			badRequest(w, `outcome must be "COMPLETED" or "FAILED"`)
+			return
+		}
+		pending, err := durationOr(req.PendingFor, d.pendingFor)
+		if err != nil {
+			badRequest(w, "pending_for: "+err.Error())
+			return
+		}
+		processing, err := durationOr(req.ProcessingFor, d.processingFor)
+		if err != nil {
+			badRequest(w, "processing_for: "+err.Error())
+			return
+		}
+		id := d.start(req.UserID, outcome, req.Error, pending, processing)
+		w.Header().Set("Location", "/api/vpr/status/"+id)
+		writeJSON(w, http.StatusCreated, response{JobID: id})
+	})
+}
+
+func durationOr(s string, def time.Duration) (time.Duration, error) {
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d < 0 || d > time.Hour {
+		return 0, errors.New("must be between 0s and 1h")
+	}
+	return d, nil
+}
+
+// start creates a PENDING job and a worker that moves it on, as the real
+// pipeline's worker would.
+func (d *devAPI) start(user string, outcome status.State, errMsg string, pending, processing time.Duration) string {
+	id := uuid.NewString()
+	now := time.Now().UTC()
+	j := status.Job{ID: id, UserID: user, State: status.Pending, CreatedAt: now.Format(time.RFC3339)}
+	if d.jobTTL > 0 {
+		j.ExpiresAt = now.Add(d.jobTTL)
+	}
+	d.jobs.Put(j)
+	d.workers.Add(1)
+	go func() {
+		defer d.workers.Done()
+		if !sleep(d.ctx, pending) {
+			return
+		}
+		d.jobs.Update(id, func(j *status.Job) {
+			j.State, j.StartedAt = status.Processing, time.Now().UTC().Format(time.RFC3339)
+		})
+		if !sleep(d.ctx, processing) {
+			return
+		}
+		d.finish(id, outcome, errMsg)
+	}()
+	return id
+}
+
+// finish records the outcome of job id, writing its result first as the
+// worker does, so a COMPLETED job always has its object.
+func (d *devAPI) finish(id string, outcome status.State, errMsg string) {
+	done := time.Now().UTC().Format(time.RFC3339)
+	if outcome == status.Failed {
+		if errMsg == "" {
+			errMsg = "The model could not produce a report for this job description"
+		}
+		d.jobs.Update(id, func(j *status.Job) { j.State, j.CompletedAt, j.Error = status.Failed, done, errMsg })
+		return
+	}
+	key := "results/" + id + ".json"
+	d.results.Put(key, sampleReport(id))
+	d.jobs.Update(id, func(j *status.Job) {
+		j.State, j.CompletedAt, j.ResultKey = status.Completed, done, key
+		j.TokenUsage = &status.TokenUsage{InputTokens: 5120, OutputTokens: 2048}
+	})
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// seed stores one job per state for user and returns their ids.
+func (d *devAPI) seed(user string) map[status.State]string {
+	ids := make(map[status.State]string)
+	now := time.Now().UTC()
+	at := func(ago time.Duration) string { return now.Add(-ago).Format(time.RFC3339) }
+	for _, s := range []status.State{status.Pending, status.Processing, status.Completed, status.Failed} {
+		id := uuid.NewString()
+		ids[s] = id
+		j := status.Job{ID: id, UserID: user, State: s, CreatedAt: at(time.Minute)}
+		switch s {
+		case status.Processing:
+			j.StartedAt = at(50 * time.Second)
+		case status.Completed:
+			j.StartedAt, j.CompletedAt = at(50*time.Second), at(10*time.Second)
+			j.ResultKey = "results/" + id + ".json"
+			j.TokenUsage = &status.TokenUsage{InputTokens: 5120, OutputTokens: 2048}
+			d.results.Put(j.ResultKey, sampleReport(id))
+		case status.Failed:
+			j.StartedAt, j.CompletedAt = at(50*time.Second), at(10*time.Second)
+			j.Error = "The model could not produce a report for this job description"
+		}
+		d.jobs.Put(j)
+	}
+	return ids
+}
+
+// sampleReport is a small VPR in the shape the worker writes.
+func sampleReport(id string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"job_id":    id,
+		"headline":  "Platform engineer who cut deploy times by 70%",
+		"strengths": []string{"Go services at scale", "AWS serverless", "Observability"},
+		"evidence":  []map[string]string{{"claim": "Cut deploy times by 70%", "source": "CV, 2024 role"}},
+	})
+	return b
+}
+
+func handleHealth() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/careervp/vprstatus/auth"
+	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/status"
+)
+
+// The development tokens' issuer and audience.
+const (
+	devIssuer   = "vprstatus-local"
+	devAudience = "vprstatus-local"
+	demoUser    = "demo-user"
+)
+
+// options are the command line settings.
+type options struct {
+	addr          string
+	pendingFor    time.Duration
+	processingFor time.Duration
+	urlTTL        time.Duration
+	jobTTL        time.Duration
+	logLevel      slog.Level
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.DurationVar(&o.pendingFor, "pending-for", 3*time.Second, "how long a job created with POST /_local/jobs stays PENDING")
+	fs.DurationVar(&o.processingFor, "processing-for", 5*time.Second, "how long such a job then stays PROCESSING")
+	fs.DurationVar(&o.urlTTL, "url-ttl", time.Hour, "lifetime of result URLs")
+	fs.DurationVar(&o.jobTTL, "job-ttl", 10*time.Minute, "ttl of jobs created with POST /_local/jobs (0: none)")
+	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN, ERROR")
+	if err := fs.Parse(args[1:]); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.pendingFor < 0 || o.processingFor < 0 || o.urlTTL <= 0 || o.jobTTL < 0 {
+		return o, errors.New("durations must not be negative, and -url-ttl must be positive")
+	}
+	return o, nil
+}
+
+// run serves until ctx ends, then shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
+
+	// Bind first: with -addr 127.0.0.1:0 the real port is known before anything is printed.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	keys, err := auth.HMACSecret(secret)
+	if err != nil {
+		return err
+	}
+	verifier, err := auth.NewVerifier(keys, auth.Options{Issuer: devIssuer, Audiences: []string{devAudience}})
+	if err != nil {
+		return err
+	}
+	minter := &fakes.Issuer{Issuer: devIssuer, Audience: devAudience, Secret: secret}
+
+	jobs := fakes.NewJobStore(nil)
+	results, err := fakes.NewResults(base+"/_local/results/", o.urlTTL, nil)
+	if err != nil {
+		return err
+	}
+	api := status.New(status.Config{
+		Logger:  logger,
+		Auth:    verifier,
+		Jobs:    jobs,
+		Results: results,
+	})
+
+	var workers sync.WaitGroup
+	dev := &devAPI{
+		logger: logger, minter: minter, jobs: jobs, results: results,
+		pendingFor: o.pendingFor, processingFor: o.processingFor, jobTTL: o.jobTTL,
+		ctx: ctx, workers: &workers,
+	}
+	demo := dev.seed(demoUser)
+
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	dev.addRoutes(mux, results)
+
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	token, err := minter.Token("HS256", demoUser, time.Hour)
+	if err != nil {
+		return err
+	}
+	printWelcome(stdout, base, token, demo)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	workers.Wait()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func printWelcome(w io.Writer, base, token string, demo map[status.State]string) {
+	fmt.Fprintf(w, "vprstatus (local, in-memory) listening on %s\n\n", base)
+	fmt.Fprintf(w, "A token for %q, valid 1 hour:\n\n  export TOKEN=%s\n\n", demoUser, token)
+	fmt.Fprintln(w, "Demo jobs, one per state:")
+	for _, s := range []status.State{status.Pending, status.Processing, status.Completed, status.Failed} {
+		fmt.Fprintf(w, "\n  # %s\n  curl -i -H \"Authorization: Bearer $TOKEN\" %s/api/vpr/status/%s\n", s, base, demo[s])
+	}
+	fmt.Fprintf(w, `
+A job that runs for real (PENDING, PROCESSING, then COMPLETED or FAILED):
+
+  curl -s -X POST %[1]s/_local/jobs -d '{"user_id":"%[2]s","outcome":"COMPLETED"}'
+
+A token for another user:
+
+  curl -s -X POST %[1]s/_local/token -d '{"sub":"someone-else"}'
+
+Health: %[1]s/healthz
+`, base, demoUser)
+}
