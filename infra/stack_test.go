@@ -1,0 +1,461 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+const (
+	testRegion   = "eu-west-1"
+	testAccount  = "123456789012"
+	testTableArn = "arn:aws:dynamodb:eu-west-1:123456789012:table/careervp-jobs-test"
+	testBucket   = "careervp-vpr-results-test"
+	testPool     = "eu-west-1_AbCdEf123"
+	testIssuer   = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+	testOrigin   = "https://app.example.com"
+)
+
+// assetDir holds a dummy bootstrap: synth only hashes and copies it.
+// outDir receives the shared synth.
+var assetDir, outDir string
+
+func TestMain(m *testing.M) {
+	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	// Keep the tests independent of a developer's cdk CLI environment.
+	for _, k := range []string{"CDK_CONTEXT_JSON", "CDK_OUTDIR", "CDK_DEFAULT_REGION", "CDK_DEFAULT_ACCOUNT"} {
+		os.Unsetenv(k)
+	}
+	dir, err := os.MkdirTemp("", "vprstatus-infra-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	assetDir, outDir = filepath.Join(dir, "asset"), filepath.Join(dir, "cdk.out")
+	if err := os.Mkdir(assetDir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := os.WriteFile(filepath.Join(assetDir, "bootstrap"), []byte("dummy"), 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	jsii.Close()
+	os.Exit(code)
+}
+
+func testProps() *StatusStackProps {
+	return &StatusStackProps{
+		StackProps: awscdk.StackProps{
+			Env: &awscdk.Environment{Region: jsii.String(testRegion), Account: jsii.String(testAccount)},
+		},
+		EnvName:            "test",
+		AssetPath:          assetDir,
+		JobsTableArn:       testTableArn,
+		ResultsBucketName:  testBucket,
+		UserPoolID:         testPool,
+		UserPoolClientIDs:  []string{"client-a", "client-b"},
+		FrontendOrigin:     testOrigin,
+		LogLevel:           "debug",
+		ThrottleRateLimit:  25,
+		ThrottleBurstLimit: 50,
+	}
+}
+
+func newTestApp(t *testing.T, context map[string]interface{}) awscdk.App {
+	t.Helper()
+	return awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &context})
+}
+
+// Synthesizing takes about a second, so the tests that only read the
+// template share one.
+var (
+	sharedOnce     sync.Once
+	sharedTemplate assertions.Template
+	sharedJSON     map[string]interface{}
+	sharedErr      interface{}
+)
+
+func template(t *testing.T) (assertions.Template, map[string]interface{}) {
+	t.Helper()
+	sharedOnce.Do(func() {
+		defer func() { sharedErr = recover() }()
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outDir)})
+		stack := NewStatusStack(app, "careervp-vpr-status-test", testProps())
+		sharedTemplate = assertions.Template_FromStack(stack, nil)
+		sharedJSON = *sharedTemplate.ToJSON()
+	})
+	if sharedErr != nil {
+		t.Fatalf("building the stack: %v", sharedErr)
+	}
+	return sharedTemplate, sharedJSON
+}
+
+// check runs CDK assertions, which panic on failure, and fails only this test.
+func check(t *testing.T, assert func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%v", r)
+		}
+	}()
+	assert()
+}
+
+type obj = map[string]interface{}
+type arr = []interface{}
+
+func TestFunctionProperties(t *testing.T) {
+	tpl, _ := template(t)
+	check(t, func() {
+		tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(1))
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), obj{
+			"FunctionName":  "careervp-vpr-status-lambda-test",
+			"Runtime":       "provided.al2023",
+			"Architectures": arr{"arm64"},
+			"Handler":       "bootstrap",
+			"Timeout":       10,
+			"MemorySize":    256,
+			"TracingConfig": obj{"Mode": "Active"},
+		})
+	})
+}
+
+func TestFunctionEnvironment(t *testing.T) {
+	tpl, _ := template(t)
+	check(t, func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), obj{
+			"Environment": obj{"Variables": assertions.Match_ObjectEquals(&obj{
+				"JOBS_TABLE_NAME":         "careervp-jobs-test",
+				"VPR_RESULTS_BUCKET_NAME": testBucket,
+				"JWT_ISSUER":              testIssuer,
+				"JWT_AUDIENCE":            "client-a,client-b",
+				"LOG_LEVEL":               "debug",
+				"AUTH_TRUST_GATEWAY":      "true",
+			})},
+		})
+	})
+}
+
+func TestRouteRequiresJWTAuthorizer(t *testing.T) {
+	tpl, _ := template(t)
+	authorizers := *tpl.FindResources(jsii.String("AWS::ApiGatewayV2::Authorizer"), nil)
+	if len(authorizers) != 1 {
+		t.Fatalf("want 1 authorizer, got %d", len(authorizers))
+	}
+	var authorizerID string
+	for id := range authorizers {
+		authorizerID = id
+	}
+	check(t, func() {
+		// A second route could bypass the authorizer.
+		tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Route"), jsii.Number(1))
+		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), obj{
+			"RouteKey":          "GET /api/vpr/status/{job_id}",
+			"AuthorizationType": "JWT",
+			"AuthorizerId":      obj{"Ref": authorizerID},
+		})
+	})
+}
+
+func TestJWTAuthorizerIssuerAndAudience(t *testing.T) {
+	tpl, _ := template(t)
+	check(t, func() {
+		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), obj{
+			"AuthorizerType": "JWT",
+			"IdentitySource": arr{"$request.header.Authorization"},
+			"JwtConfiguration": obj{
+				"Issuer":   testIssuer,
+				"Audience": arr{"client-a", "client-b"},
+			},
+		})
+	})
+}
+
+func TestLambdaIntegrationPayloadV2(t *testing.T) {
+	tpl, _ := template(t)
+	check(t, func() {
+		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Integration"), obj{
+			"IntegrationType":      "AWS_PROXY",
+			"PayloadFormatVersion": "2.0",
+		})
+	})
+}
+
+func TestCORS(t *testing.T) {
+	tpl, _ := template(t)
+	check(t, func() {
+		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), obj{
+			"ProtocolType": "HTTP",
+			"CorsConfiguration": assertions.Match_ObjectEquals(&obj{
+				"AllowOrigins":  arr{testOrigin},
+				"AllowMethods":  arr{"GET"},
+				"AllowHeaders":  arr{"Authorization", "If-None-Match"},
+				"ExposeHeaders": arr{"Retry-After", "RateLimit", "RateLimit-Policy", "ETag"},
+				"MaxAge":        3600,
+			}),
+		})
+	})
+}
+
+func TestStageThrottling(t *testing.T) {
+	tpl, _ := template(t)
+	check(t, func() {
+		tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Stage"), jsii.Number(1))
+		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), obj{
+			"StageName":  "$default",
+			"AutoDeploy": true,
+			"DefaultRouteSettings": obj{
+				"ThrottlingRateLimit":  25,
+				"ThrottlingBurstLimit": 50,
+			},
+		})
+	})
+}
+
+// canonical renders v as JSON with sorted keys, for order-free comparison.
+func canonical(t *testing.T, v interface{}) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func canonicalFromJSON(t *testing.T, s string) string {
+	t.Helper()
+	var v interface{}
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatal(err)
+	}
+	return canonical(t, v)
+}
+
+func resourcesOfType(tmpl map[string]interface{}, typ string) map[string]obj {
+	out := map[string]obj{}
+	for id, r := range tmpl["Resources"].(obj) {
+		if r := r.(obj); r["Type"] == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+func TestRolePolicyStatementsAreExactlyGetItemGetObjectAndXRay(t *testing.T) {
+	_, tmpl := template(t)
+	policies := resourcesOfType(tmpl, "AWS::IAM::Policy")
+	if len(policies) != 1 {
+		t.Fatalf("want 1 AWS::IAM::Policy, got %d", len(policies))
+	}
+	var got []string
+	for _, p := range policies {
+		for _, s := range p["Properties"].(obj)["PolicyDocument"].(obj)["Statement"].(arr) {
+			got = append(got, canonical(t, s))
+		}
+	}
+	want := []string{
+		canonicalFromJSON(t, `{"Action":"dynamodb:GetItem","Effect":"Allow","Resource":"`+testTableArn+`"}`),
+		canonicalFromJSON(t, `{"Action":"s3:GetObject","Effect":"Allow","Resource":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::`+testBucket+`/*"]]}}`),
+		canonicalFromJSON(t, `{"Action":["xray:PutTraceSegments","xray:PutTelemetryRecords"],"Effect":"Allow","Resource":"*"}`),
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("policy statements:\ngot  %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}
+
+// actions lists the Action and NotAction entries of every statement in every
+// policy document of the template (IAM policies, inline role policies,
+// managed policies).
+func actions(tmpl map[string]interface{}) []string {
+	var docs []obj
+	for _, r := range tmpl["Resources"].(obj) {
+		r := r.(obj)
+		props, _ := r["Properties"].(obj)
+		switch r["Type"] {
+		case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy":
+			docs = append(docs, props["PolicyDocument"].(obj))
+		case "AWS::IAM::Role":
+			for _, p := range asList(props["Policies"]) {
+				docs = append(docs, p.(obj)["PolicyDocument"].(obj))
+			}
+		}
+	}
+	var out []string
+	for _, d := range docs {
+		for _, s := range asList(d["Statement"]) {
+			s := s.(obj)
+			for _, key := range []string{"Action", "NotAction"} {
+				for _, a := range asList(s[key]) {
+					out = append(out, fmt.Sprint(a))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func asList(v interface{}) arr {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case arr:
+		return v
+	default:
+		return arr{v}
+	}
+}
+
+func TestNoOtherDataActions(t *testing.T) {
+	_, tmpl := template(t)
+	all := actions(tmpl)
+	if len(all) == 0 {
+		t.Fatal("found no IAM actions at all; the template walk is broken")
+	}
+	allowed := map[string]bool{"dynamodb:GetItem": true, "s3:GetObject": true}
+	for _, a := range all {
+		lower := strings.ToLower(a)
+		if strings.Contains(a, "*") {
+			t.Errorf("wildcard action %q", a)
+		}
+		if (strings.HasPrefix(lower, "dynamodb:") || strings.HasPrefix(lower, "s3:")) && !allowed[a] {
+			t.Errorf("unexpected data action %q", a)
+		}
+	}
+}
+
+func TestRoleManagedPoliciesOnlyBasicExecution(t *testing.T) {
+	_, tmpl := template(t)
+	roles := resourcesOfType(tmpl, "AWS::IAM::Role")
+	if len(roles) != 1 {
+		t.Fatalf("want 1 role, got %d", len(roles))
+	}
+	for id, r := range roles {
+		managed := asList(r["Properties"].(obj)["ManagedPolicyArns"])
+		if len(managed) != 1 || !strings.Contains(canonical(t, managed[0]), ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole") {
+			t.Errorf("role %s managed policies: %s", id, canonical(t, managed))
+		}
+	}
+}
+
+func TestTableByNameWhenNoArn(t *testing.T) {
+	props := testProps()
+	props.JobsTableArn = ""
+	props.JobsTableName = "jobs-by-name"
+	app := newTestApp(t, nil)
+	var tpl assertions.Template
+	check(t, func() { tpl = assertions.Template_FromStack(NewStatusStack(app, "by-name", props), nil) })
+	check(t, func() {
+		tpl.HasResourceProperties(jsii.String("AWS::IAM::Policy"), obj{
+			"PolicyDocument": obj{"Statement": assertions.Match_ArrayWith(&arr{obj{
+				"Action": "dynamodb:GetItem",
+				"Effect": "Allow",
+				"Resource": obj{"Fn::Join": arr{"", arr{
+					"arn:", obj{"Ref": "AWS::Partition"}, ":dynamodb:eu-west-1:123456789012:table/jobs-by-name",
+				}}},
+			}})},
+		})
+	})
+}
+
+func TestContextDefaults(t *testing.T) {
+	props, err := propsFromContext(newTestApp(t, nil).Node())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%q|%v|%s|%s|%v|%v",
+		props.EnvName, *props.StackProps.Env.Region, props.AssetPath, props.JobsTableArn, props.JobsTableName,
+		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.FrontendOrigin, props.LogLevel,
+		props.ThrottleRateLimit, props.ThrottleBurstLimit)
+	want := `dev|us-east-1|../dist||careervp-jobs-dev|careervp-vpr-results-dev|""|[]|http://localhost:3000|info|50|100`
+	if got != want {
+		t.Errorf("defaults:\ngot  %s\nwant %s", got, want)
+	}
+}
+
+func TestContextOverrides(t *testing.T) {
+	// Values from `cdk -c key=value` arrive as strings.
+	props, err := propsFromContext(newTestApp(t, obj{
+		"env":                "prod",
+		"region":             "eu-central-1",
+		"assetPath":          "/build/out",
+		"jobsTableArn":       testTableArn,
+		"resultsBucketName":  "bucket-x",
+		"userPoolId":         "eu-central-1_X",
+		"userPoolClientIds":  " a , b,,c ",
+		"frontendOrigin":     "https://vpr.example.com:8443",
+		"logLevel":           "warn",
+		"throttleRateLimit":  "12.5",
+		"throttleBurstLimit": "30",
+	}).Node())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%v|%s|%s|%v|%v",
+		props.EnvName, *props.StackProps.Env.Region, props.AssetPath, props.JobsTableArn, props.JobsTableName,
+		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.FrontendOrigin, props.LogLevel,
+		props.ThrottleRateLimit, props.ThrottleBurstLimit)
+	want := "prod|eu-central-1|/build/out|" + testTableArn + "|careervp-jobs-prod|bucket-x|eu-central-1_X|[a b c]|https://vpr.example.com:8443|warn|12.5|30"
+	if got != want {
+		t.Errorf("overrides:\ngot  %s\nwant %s", got, want)
+	}
+}
+
+func TestContextRejectsBadValues(t *testing.T) {
+	for key, value := range map[string]string{
+		"env":                "Prod",
+		"frontendOrigin":     "https://app.example.com/",
+		"throttleRateLimit":  "-1",
+		"throttleBurstLimit": "10.5",
+	} {
+		if _, err := propsFromContext(newTestApp(t, obj{key: value}).Node()); err == nil {
+			t.Errorf("%s=%q: no error", key, value)
+		}
+	}
+}
+
+func TestValidateRequiresBootstrap(t *testing.T) {
+	props := testProps()
+	props.AssetPath = t.TempDir()
+	if err := props.Validate(); err == nil {
+		t.Error("no error for an asset directory without bootstrap")
+	}
+}
+
+func TestMissingDeployInputsBlockDeploy(t *testing.T) {
+	app := newTestApp(t, obj{"assetPath": filepath.Join(t.TempDir(), "missing")})
+	stack, cleanup, err := newStackFromContext(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	anns := assertions.Annotations_FromStack(stack)
+	for _, pattern := range []string{".*no bootstrap in asset directory.*", ".*userPoolId is not set.*", ".*userPoolClientIds is not set.*"} {
+		check(t, func() { anns.HasError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(pattern))) })
+	}
+}
+
+func TestCompleteContextHasNoErrors(t *testing.T) {
+	app := newTestApp(t, obj{"assetPath": assetDir, "userPoolId": testPool, "userPoolClientIds": "client-a"})
+	stack, cleanup, err := newStackFromContext(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	check(t, func() {
+		assertions.Annotations_FromStack(stack).HasNoError(jsii.String("*"), assertions.Match_AnyValue())
+	})
+}
