@@ -1,0 +1,206 @@
+// Package awsenv builds the service's AWS backends (the DynamoDB job store
+// and the S3 result signer) from the environment the deployment sets. Both
+// cmd/local (-backend aws) and cmd/lambda call Load once at start-up and
+// reuse what it returns for every request.
+package awsenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/careervp/vprstatus/dynamo"
+	"github.com/careervp/vprstatus/s3result"
+)
+
+// Defaults and limits.
+const (
+	DefaultURLTTL      = time.Hour
+	DefaultCallTimeout = 2 * time.Second
+	// MaxURLTTL is SigV4's limit on a presigned URL's lifetime.
+	MaxURLTTL = 7 * 24 * time.Hour
+	// maxAttempts is the SDK retryer's cap; its backoff is capped so that all
+	// attempts fit in one call's deadline.
+	maxAttempts = 3
+)
+
+// Settings is what the service reads from its environment.
+type Settings struct {
+	JobsTable     string        // JOBS_TABLE_NAME, required
+	ResultsBucket string        // VPR_RESULTS_BUCKET_NAME, required
+	URLTTL        time.Duration // PRESIGNED_URL_TTL: Go duration ("1h") or seconds ("3600"); default 1h, at most 7 days
+	CallTimeout   time.Duration // BACKEND_CALL_TIMEOUT: deadline of each AWS call, retries included; default 2s
+	// Region is AWS_REGION. Empty leaves it to the SDK (shared config
+	// profile); Load fails if that finds none either.
+	Region string
+	// Endpoints from AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3, each
+	// falling back to AWS_ENDPOINT_URL, for local servers. Empty: AWS.
+	DynamoDBEndpoint string
+	S3Endpoint       string
+	// ForcePathStyle is S3_FORCE_PATH_STYLE: path-style S3 URLs, which
+	// local S3 servers need.
+	ForcePathStyle bool
+}
+
+// ReadSettings reads and validates Settings through getenv (os.Getenv in
+// production). Each error is one line naming the variable at fault.
+func ReadSettings(getenv func(string) string) (Settings, error) {
+	s := Settings{
+		JobsTable:     getenv("JOBS_TABLE_NAME"),
+		ResultsBucket: getenv("VPR_RESULTS_BUCKET_NAME"),
+		Region:        getenv("AWS_REGION"),
+		URLTTL:        DefaultURLTTL,
+		CallTimeout:   DefaultCallTimeout,
+	}
+	if s.JobsTable == "" {
+		return Settings{}, errors.New("JOBS_TABLE_NAME is required")
+	}
+	if s.ResultsBucket == "" {
+		return Settings{}, errors.New("VPR_RESULTS_BUCKET_NAME is required")
+	}
+	var err error
+	if v := getenv("PRESIGNED_URL_TTL"); v != "" {
+		if s.URLTTL, err = duration("PRESIGNED_URL_TTL", v); err != nil {
+			return Settings{}, err
+		}
+		if s.URLTTL < time.Second || s.URLTTL > MaxURLTTL {
+			return Settings{}, fmt.Errorf("PRESIGNED_URL_TTL: %q is outside 1s to 168h", v)
+		}
+	}
+	if v := getenv("BACKEND_CALL_TIMEOUT"); v != "" {
+		if s.CallTimeout, err = duration("BACKEND_CALL_TIMEOUT", v); err != nil {
+			return Settings{}, err
+		}
+		if s.CallTimeout <= 0 {
+			return Settings{}, fmt.Errorf("BACKEND_CALL_TIMEOUT: %q is not positive", v)
+		}
+	}
+	if v := getenv("S3_FORCE_PATH_STYLE"); v != "" {
+		if s.ForcePathStyle, err = strconv.ParseBool(v); err != nil {
+			return Settings{}, fmt.Errorf("S3_FORCE_PATH_STYLE: %q is not true or false", v)
+		}
+	}
+	// The SDK's precedence: the service's own variable, then the general one.
+	for _, e := range []struct {
+		dst   *string
+		names []string
+	}{
+		{&s.DynamoDBEndpoint, []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"}},
+		{&s.S3Endpoint, []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}},
+	} {
+		for _, name := range e.names {
+			if v := getenv(name); v != "" {
+				if u, err := url.Parse(v); err != nil || u.Scheme == "" || u.Host == "" {
+					return Settings{}, fmt.Errorf("%s: %q is not an absolute URL", name, v)
+				}
+				*e.dst = v
+				break
+			}
+		}
+	}
+	return s, nil
+}
+
+// duration parses a Go duration, or a bare number of seconds.
+func duration(name, v string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 32); err == nil { // 32 bits: cannot overflow a Duration
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a duration like 1h, 90s or 3600", name, v)
+	}
+	return d, nil
+}
+
+// Backends are the AWS implementations of the handler's store and signer.
+type Backends struct {
+	Jobs     *dynamo.JobStore // a status.JobStore
+	Results  *s3result.Signer // a status.URLSigner
+	Settings Settings         // as read, for a start-up log line
+}
+
+// Load reads Settings through getenv, loads the SDK's configuration and
+// builds the backends.
+//
+// getenv supplies this service's variables, AWS_REGION and the
+// AWS_ENDPOINT_URL* endpoints (applied explicitly, so a test's getenv is
+// honoured). Credentials come from the SDK's default chain, which reads the
+// process environment itself (in Lambda: the role's AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+func Load(ctx context.Context, getenv func(string) string) (*Backends, error) {
+	s, err := ReadSettings(getenv)
+	if err != nil {
+		return nil, err
+	}
+	var opts []func(*config.LoadOptions) error
+	if s.Region != "" {
+		opts = append(opts, config.WithRegion(s.Region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("AWS_REGION is required")
+	}
+	return New(cfg, s), nil
+}
+
+// New builds the backends from an SDK configuration (credentials, region)
+// and Settings, replacing cfg's retryer and HTTP client with this service's.
+// Zero durations in s take their defaults.
+func New(cfg aws.Config, s Settings) *Backends {
+	if s.CallTimeout <= 0 {
+		s.CallTimeout = DefaultCallTimeout
+	}
+	if s.URLTTL <= 0 {
+		s.URLTTL = DefaultURLTTL
+	}
+	cfg = cfg.Copy()
+	// The SDK's retryer is the only retry layer. Capping the backoff keeps
+	// maxAttempts inside one call's deadline (default 2s: waits of at most
+	// 250ms); a throttled client is told to come back by Retry-After instead.
+	maxBackoff := s.CallTimeout / 8
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = maxAttempts
+			o.MaxBackoff = maxBackoff
+		})
+	}
+	// Would otherwise wrap the retryer above with AWS_MAX_ATTEMPTS.
+	cfg.RetryMaxAttempts = 0
+	// A connect that hangs (a black-holed address) must leave time for
+	// another attempt; the per-call deadline bounds everything else.
+	cfg.HTTPClient = awshttp.NewBuildableClient().WithDialerOptions(func(d *net.Dialer) {
+		d.Timeout = s.CallTimeout / maxAttempts
+	})
+
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if s.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(s.DynamoDBEndpoint)
+		}
+	})
+	objects := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = s.ForcePathStyle
+		if s.S3Endpoint != "" {
+			o.BaseEndpoint = aws.String(s.S3Endpoint)
+		}
+	})
+	return &Backends{
+		Jobs:     dynamo.New(db, s.JobsTable, dynamo.WithCallTimeout(s.CallTimeout)),
+		Results:  s3result.New(objects, s.ResultsBucket, s3result.WithTTL(s.URLTTL), s3result.WithCallTimeout(s.CallTimeout)),
+		Settings: s,
+	}
+}
