@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/careervp/vprstatus/auth"
+	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/status"
+)
+
+// event is a real-shaped Lambda event, rendered from testdata/<Kind>.json.tmpl.
+type event struct {
+	Kind     string // apigw-v2, apigw-v1, function-url
+	Method   string
+	Path     string // the resource path, without any stage
+	Stage    string
+	SourceIP string
+	Headers  map[string]string
+	Claims   map[string]string // authorizer claims, if any
+}
+
+var (
+	tmplOnce sync.Once
+	tmpls    *template.Template
+)
+
+func (e event) render(t testing.TB) []byte {
+	t.Helper()
+	tmplOnce.Do(func() {
+		tmpls = template.Must(template.New("").Funcs(template.FuncMap{
+			"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+		}).ParseGlob(filepath.Join("testdata", "*.json.tmpl")))
+	})
+	if e.Method == "" {
+		e.Method = "GET"
+	}
+	if e.SourceIP == "" {
+		e.SourceIP = "203.0.113.7"
+	}
+	if e.Headers == nil {
+		e.Headers = map[string]string{}
+	}
+	e.Headers["host"] = "api.careervp.test"
+	multi := map[string][]string{}
+	for k, v := range e.Headers {
+		multi[k] = []string{v}
+	}
+	path := e.Path
+	stage := e.Stage
+	switch e.Kind {
+	case "apigw-v2":
+		if stage == "" {
+			stage = "$default"
+		}
+		if stage != "$default" {
+			path = "/" + stage + e.Path // HTTP APIs put named stages in rawPath
+		}
+	case "apigw-v1":
+		if stage == "" {
+			stage = "prod"
+		}
+	}
+	data := map[string]any{
+		"Method": e.Method, "Path": path, "Stage": stage, "SourceIP": e.SourceIP,
+		"Headers": e.Headers, "MultiHeaders": multi, "Claims": e.Claims,
+		"JobID": e.Path[strings.LastIndex(e.Path, "/")+1:], "StagePath": "/" + stage + e.Path,
+	}
+	var b bytes.Buffer
+	if err := tmpls.ExecuteTemplate(&b, e.Kind+".json.tmpl", data); err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(b.Bytes()) {
+		t.Fatalf("%s event is not JSON:\n%s", e.Kind, b.String())
+	}
+	return b.Bytes()
+}
+
+// proxyResponse is the answer API Gateway reads.
+type proxyResponse struct {
+	StatusCode        int                 `json:"statusCode"`
+	Headers           map[string]string   `json:"headers"`
+	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+	Body              string              `json:"body"`
+}
+
+func (p proxyResponse) header(k string) string {
+	for hk, v := range p.Headers {
+		if strings.EqualFold(hk, k) {
+			return v
+		}
+	}
+	for hk, v := range p.MultiValueHeaders {
+		if strings.EqualFold(hk, k) && len(v) > 0 {
+			return strings.Join(v, ",")
+		}
+	}
+	return ""
+}
+
+const (
+	jobPending   = "11111111-1111-4111-8111-111111111111"
+	jobCompleted = "33333333-3333-4333-8333-333333333333"
+	testIssuer   = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_test"
+	testAudience = "client-1"
+)
+
+type lambdaFixture struct {
+	iss  *fakes.Issuer
+	jobs *fakes.JobStore
+	logs *bytes.Buffer
+	mu   sync.Mutex
+}
+
+func newLambdaFixture(t *testing.T) *lambdaFixture {
+	t.Helper()
+	iss, err := fakes.NewIssuer(testIssuer, testAudience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &lambdaFixture{iss: iss, jobs: fakes.NewJobStore(nil), logs: &bytes.Buffer{}}
+	f.jobs.Put(status.Job{ID: jobPending, UserID: "alice", State: status.Pending, CreatedAt: "2026-11-29T11:59:00Z"})
+	f.jobs.Put(status.Job{ID: jobCompleted, UserID: "alice", State: status.Completed, CreatedAt: "2026-11-29T11:59:00Z",
+		CompletedAt: "2026-11-29T11:59:40Z", ResultKey: "r.json"})
+	return f
+}
+
+func (f *lambdaFixture) handler(t *testing.T, authn status.Authenticator) lambda.Handler {
+	t.Helper()
+	results, err := fakes.NewResults("https://bucket.test/", time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results.Put("r.json", []byte(`{}`))
+	logger := slog.New(invocationAttrs{slog.NewJSONHandler(f.logs, nil)})
+	return newHandler(logger, status.Config{Logger: logger, Auth: authn, Jobs: f.jobs, Results: results})
+}
+
+func (f *lambdaFixture) jwtAuth(t *testing.T) status.Authenticator {
+	t.Helper()
+	keys, err := auth.StaticJWKS(f.iss.JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewVerifier(keys, auth.Options{Issuer: testIssuer, Audiences: []string{testAudience}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func (f *lambdaFixture) bearer(t *testing.T, user string) map[string]string {
+	t.Helper()
+	tok, err := f.iss.Token("RS256", user, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"authorization": "Bearer " + tok}
+}
+
+func invoke(t *testing.T, h lambda.Handler, payload []byte) proxyResponse {
+	t.Helper()
+	out, err := h.Invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatalf("Invoke: %v", err)
+	}
+	var p proxyResponse
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatalf("answer %s: %v", out, err)
+	}
+	return p
+}
+
+func TestEventShapes(t *testing.T) {
+	f := newLambdaFixture(t)
+	jwtH := f.handler(t, f.jwtAuth(t))
+	gwH := f.handler(t, auth.NewGateway(gatewayClaims, ""))
+	alice := map[string]string{"sub": "alice", "iss": testIssuer}
+	for _, c := range []struct {
+		name     string
+		h        lambda.Handler
+		ev       event
+		code     int
+		status   string
+		wantHead map[string]string
+	}{
+		{"http api, $default stage, bearer", jwtH,
+			event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING",
+			map[string]string{"Retry-After": "2", "Cache-Control": "no-store"}},
+		{"http api, named stage", jwtH,
+			event{Kind: "apigw-v2", Stage: "prod", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING", nil},
+		{"rest api", jwtH,
+			event{Kind: "apigw-v1", Path: "/api/vpr/status/" + jobCompleted, Headers: f.bearer(t, "alice")}, 200, "COMPLETED",
+			map[string]string{"Content-Type": "application/json"}},
+		{"function url", jwtH,
+			event{Kind: "function-url", Path: "/api/vpr/status/" + jobCompleted, Headers: f.bearer(t, "alice")}, 200, "COMPLETED", nil},
+		{"bad token", jwtH,
+			event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: map[string]string{"authorization": "Bearer x.y.z"}}, 401, "",
+			map[string]string{"WWW-Authenticate": `Bearer realm="vprstatus", error="invalid_token"`}},
+		{"no token", jwtH,
+			event{Kind: "apigw-v1", Path: "/api/vpr/status/" + jobPending}, 401, "",
+			map[string]string{"WWW-Authenticate": `Bearer realm="vprstatus"`}},
+		{"foreign owner", jwtH,
+			event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "bob")}, 403, "", nil},
+		{"head", jwtH,
+			event{Kind: "apigw-v2", Method: "HEAD", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "", nil},
+		{"post", jwtH,
+			event{Kind: "apigw-v2", Method: "POST", Path: "/api/vpr/status/" + jobPending}, 405, "",
+			map[string]string{"Allow": "GET, HEAD"}},
+		{"malformed escape in path", jwtH,
+			event{Kind: "apigw-v2", Path: "/api/vpr/status/%zz"}, 400, "", map[string]string{"Content-Type": "application/problem+json"}},
+		{"gateway: http api claims", gwH,
+			event{Kind: "apigw-v2", Stage: "prod", Path: "/api/vpr/status/" + jobPending, Claims: alice}, 202, "PENDING", nil},
+		{"gateway: rest api claims", gwH,
+			event{Kind: "apigw-v1", Path: "/api/vpr/status/" + jobCompleted, Claims: alice}, 200, "COMPLETED", nil},
+		{"gateway: other user's claims", gwH,
+			event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Claims: map[string]string{"sub": "bob"}}, 403, "", nil},
+		{"gateway: no claims, bearer ignored", gwH,
+			event{Kind: "function-url", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 401, "", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := invoke(t, c.h, c.ev.render(t))
+			if p.StatusCode != c.code {
+				t.Fatalf("statusCode = %d, want %d; body %s", p.StatusCode, c.code, p.Body)
+			}
+			if c.status != "" {
+				var body map[string]any
+				if err := json.Unmarshal([]byte(p.Body), &body); err != nil {
+					t.Fatalf("body %q: %v", p.Body, err)
+				}
+				if body["status"] != c.status {
+					t.Errorf("status = %v, want %s", body["status"], c.status)
+				}
+			}
+			if c.ev.Method == "HEAD" && p.Body != "" {
+				t.Errorf("HEAD answered with a body: %q", p.Body)
+			}
+			for k, want := range c.wantHead {
+				if got := p.header(k); got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestLogsCarryInvocationIDs(t *testing.T) {
+	f := newLambdaFixture(t)
+	f.jobs.SetError(errors.New("store exploded"))
+	h := f.handler(t, f.jwtAuth(t))
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-123"})
+	//lint:ignore SA1029 aws-lambda-go uses this very string key.
+	ctx = context.WithValue(ctx, "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	ev := event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}
+	if _, err := h.Invoke(ctx, ev.render(t)); err != nil {
+		t.Fatal(err)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(bytes.SplitN(f.logs.Bytes(), []byte("\n"), 2)[0], &line); err != nil {
+		t.Fatalf("log %q: %v", f.logs, err)
+	}
+	if line["request_id"] != "req-123" || line["trace_id"] != "1-5759e988-bd862e3fe1be46a994272793" {
+		t.Errorf("log line lacks ids: %v", line)
+	}
+	if tok := ev.Headers["authorization"]; strings.Contains(f.logs.String(), strings.TrimPrefix(tok, "Bearer ")) {
+		t.Error("token logged")
+	}
+}
+
+func TestAuthenticatorConfig(t *testing.T) {
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/pool/.well-known/jwks.json" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"keys":[]}`))
+	}))
+	defer jwks.Close()
+	ok := map[string]string{"JWT_ISSUER": jwks.URL + "/pool", "JWT_AUDIENCE": "a, b"}
+	for _, c := range []struct {
+		name     string
+		env      map[string]string
+		wantMode string
+		wantErr  string
+	}{
+		{"nothing", nil, "", "no identity configured"},
+		{"issuer only", map[string]string{"JWT_ISSUER": "https://x"}, "", "JWT_AUDIENCE is required"},
+		{"audience only", map[string]string{"JWT_AUDIENCE": "a"}, "", "JWT_ISSUER is required"},
+		{"bad trust flag", map[string]string{"AUTH_TRUST_GATEWAY": "maybe"}, "", "AUTH_TRUST_GATEWAY"},
+		{"trust off, nothing else", map[string]string{"AUTH_TRUST_GATEWAY": "false"}, "", "no identity configured"},
+		{"gateway", map[string]string{"AUTH_TRUST_GATEWAY": "true"}, "gateway", ""},
+		{"jwt with default jwks url", ok, "jwt", ""},
+		{"jwks unreachable", map[string]string{"JWT_ISSUER": "https://x", "JWT_AUDIENCE": "a", "JWKS_URL": "http://127.0.0.1:1/jwks"}, "", "jwks"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			env := maps.Clone(c.env)
+			_, mode, err := authenticator(ctx, func(k string) string { return env[k] })
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || mode != c.wantMode {
+				t.Fatalf("mode %q, err %v; want %q", mode, err, c.wantMode)
+			}
+		})
+	}
+}
+
+// TestRefusesToStartWithoutIdentity: one clear log line, no handler started.
+func TestRefusesToStartWithoutIdentity(t *testing.T) {
+	var out bytes.Buffer
+	env := map[string]string{"JOBS_TABLE_NAME": "jobs", "VPR_RESULTS_BUCKET_NAME": "b", "AWS_REGION": "eu-west-1"}
+	started := false
+	err := run(context.Background(), func(k string) string { return env[k] }, &out, func(lambda.Handler) { started = true })
+	if !errors.Is(err, errNoIdentity) || started {
+		t.Fatalf("run = %v, started %v; want errNoIdentity and no start", err, started)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "refusing to start") || !strings.Contains(lines[0], "JWT_ISSUER") {
+		t.Fatalf("want one clear line naming the settings, got:\n%s", out.String())
+	}
+}
+
+func TestRefusesToStartWithoutBackendSettings(t *testing.T) {
+	var out bytes.Buffer
+	env := map[string]string{"AUTH_TRUST_GATEWAY": "true", "AWS_REGION": "eu-west-1"}
+	err := run(context.Background(), func(k string) string { return env[k] }, &out, func(lambda.Handler) { t.Error("started") })
+	if err == nil || !strings.Contains(out.String(), "JOBS_TABLE_NAME is required") {
+		t.Fatalf("run = %v; log %s", err, out.String())
+	}
+}
+
+func TestBadLogLevel(t *testing.T) {
+	var out bytes.Buffer
+	env := map[string]string{"LOG_LEVEL": "loud"}
+	if err := run(context.Background(), func(k string) string { return env[k] }, &out, nil); err == nil {
+		t.Fatal("run accepted LOG_LEVEL=loud")
+	}
+	if !strings.Contains(out.String(), "LOG_LEVEL") {
+		t.Errorf("log does not name LOG_LEVEL: %s", out.String())
+	}
+}
+
+func TestMain(m *testing.M) {
+	// AWS settings of the developer's shell must not leak into these tests.
+	for _, k := range []string{"AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"} {
+		os.Unsetenv(k)
+	}
+	os.Exit(m.Run())
+}
