@@ -32,11 +32,17 @@ type devAPI struct {
 	workers *sync.WaitGroup
 }
 
-func (d *devAPI) addRoutes(mux *http.ServeMux, results http.Handler) {
+// addRoutes adds the endpoints every backend has.
+func (d *devAPI) addRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /_local/token", d.handleToken())
-	mux.Handle("POST /_local/jobs", d.handleCreateJob())
-	mux.Handle("GET /_local/results/", results)
 	mux.Handle("GET /healthz", handleHealth())
+}
+
+// addFakeRoutes adds the endpoints of the in-memory backend: jobs that run
+// by themselves, and the bucket their result URLs point at.
+func (d *devAPI) addFakeRoutes(mux *http.ServeMux) {
+	mux.Handle("POST /_local/jobs", d.handleCreateJob())
+	mux.Handle("GET /_local/results/", d.results)
 }
 
 // maxBody bounds development request bodies.

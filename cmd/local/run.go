@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/careervp/vprstatus/auth"
+	"github.com/careervp/vprstatus/awsenv"
 	"github.com/careervp/vprstatus/fakes"
 	"github.com/careervp/vprstatus/status"
 )
@@ -28,6 +29,7 @@ const (
 // options are the command line settings.
 type options struct {
 	addr          string
+	backend       string
 	pendingFor    time.Duration
 	processingFor time.Duration
 	urlTTL        time.Duration
@@ -40,6 +42,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&o.backend, "backend", "fakes", `job store and result signer: "fakes" (in memory) or "aws" (DynamoDB and S3, configured by the environment)`)
 	fs.DurationVar(&o.pendingFor, "pending-for", 3*time.Second, "how long a job created with POST /_local/jobs stays PENDING")
 	fs.DurationVar(&o.processingFor, "processing-for", 5*time.Second, "how long such a job then stays PROCESSING")
 	fs.DurationVar(&o.urlTTL, "url-ttl", time.Hour, "lifetime of result URLs")
@@ -50,6 +53,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.backend != "fakes" && o.backend != "aws" {
+		return o, fmt.Errorf(`-backend %q: want "fakes" or "aws"`, o.backend)
 	}
 	if o.pendingFor < 0 || o.processingFor < 0 || o.urlTTL <= 0 || o.jobTTL < 0 {
 		return o, errors.New("durations must not be negative, and -url-ttl must be positive")
@@ -85,29 +91,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	minter := &fakes.Issuer{Issuer: devIssuer, Audience: devAudience, Secret: secret}
 
-	jobs := fakes.NewJobStore(nil)
-	results, err := fakes.NewResults(base+"/_local/results/", o.urlTTL, nil)
-	if err != nil {
-		return err
-	}
-	api := status.New(status.Config{
-		Logger:  logger,
-		Auth:    verifier,
-		Jobs:    jobs,
-		Results: results,
-	})
-
-	var workers sync.WaitGroup
-	dev := &devAPI{
-		logger: logger, minter: minter, jobs: jobs, results: results,
-		pendingFor: o.pendingFor, processingFor: o.processingFor, jobTTL: o.jobTTL,
-		ctx: ctx, workers: &workers,
-	}
-	demo := dev.seed(demoUser)
-
 	mux := http.NewServeMux()
-	mux.Handle("/", api)
-	dev.addRoutes(mux, results)
+	cfg := status.Config{Logger: logger, Auth: verifier}
+	var demo map[status.State]string
+	var workers sync.WaitGroup
+	dev := &devAPI{logger: logger, minter: minter}
+	switch o.backend {
+	case "aws":
+		backends, err := awsenv.Load(ctx, getenv)
+		if err != nil {
+			return err
+		}
+		cfg.Jobs, cfg.Results = backends.Jobs, backends.Results
+		logger.Info("serving from AWS backends",
+			"jobs_table", backends.Settings.JobsTable, "results_bucket", backends.Settings.ResultsBucket,
+			"dynamodb", orDefault(backends.Settings.DynamoDBEndpoint), "s3", orDefault(backends.Settings.S3Endpoint))
+	default:
+		jobs := fakes.NewJobStore(nil)
+		results, err := fakes.NewResults(base+"/_local/results/", o.urlTTL, nil)
+		if err != nil {
+			return err
+		}
+		cfg.Jobs, cfg.Results = jobs, results
+		dev.jobs, dev.results = jobs, results
+		dev.pendingFor, dev.processingFor, dev.jobTTL = o.pendingFor, o.processingFor, o.jobTTL
+		dev.ctx, dev.workers = ctx, &workers
+		demo = dev.seed(demoUser)
+		dev.addFakeRoutes(mux)
+	}
+	dev.addRoutes(mux)
+	mux.Handle("/", status.New(cfg))
 
 	srv := &http.Server{
 		Handler:           mux,
@@ -122,7 +135,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	printWelcome(stdout, base, token, demo)
+	printWelcome(stdout, o.backend, base, token, demo)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -142,22 +155,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-func printWelcome(w io.Writer, base, token string, demo map[status.State]string) {
-	fmt.Fprintf(w, "vprstatus (local, in-memory) listening on %s\n\n", base)
-	fmt.Fprintf(w, "A token for %q, valid 1 hour:\n\n  export TOKEN=%s\n\n", demoUser, token)
-	fmt.Fprintln(w, "Demo jobs, one per state:")
-	for _, s := range []status.State{status.Pending, status.Processing, status.Completed, status.Failed} {
-		fmt.Fprintf(w, "\n  # %s\n  curl -i -H \"Authorization: Bearer $TOKEN\" %s/api/vpr/status/%s\n", s, base, demo[s])
+func printWelcome(w io.Writer, backend, base, token string, demo map[status.State]string) {
+	where := "in-memory"
+	if backend == "aws" {
+		where = "DynamoDB and S3"
 	}
-	fmt.Fprintf(w, `
+	fmt.Fprintf(w, "vprstatus (local, %s) listening on %s\n\n", where, base)
+	fmt.Fprintf(w, "A token for %q, valid 1 hour:\n\n  export TOKEN=%s\n\n", demoUser, token)
+	if demo != nil {
+		fmt.Fprintln(w, "Demo jobs, one per state:")
+		for _, s := range []status.State{status.Pending, status.Processing, status.Completed, status.Failed} {
+			fmt.Fprintf(w, "\n  # %s\n  curl -i -H \"Authorization: Bearer $TOKEN\" %s/api/vpr/status/%s\n", s, base, demo[s])
+		}
+		fmt.Fprintf(w, `
 A job that runs for real (PENDING, PROCESSING, then COMPLETED or FAILED):
 
   curl -s -X POST %[1]s/_local/jobs -d '{"user_id":"%[2]s","outcome":"COMPLETED"}'
-
+`, base, demoUser)
+	} else {
+		fmt.Fprintf(w, "Poll a job of the jobs table whose user_id is %q:\n\n  curl -i -H \"Authorization: Bearer $TOKEN\" %s/api/vpr/status/<job_id>\n", demoUser, base)
+	}
+	fmt.Fprintf(w, `
 A token for another user:
 
   curl -s -X POST %[1]s/_local/token -d '{"sub":"someone-else"}'
 
 Health: %[1]s/healthz
-`, base, demoUser)
+`, base)
+}
+
+func orDefault(endpoint string) string {
+	if endpoint == "" {
+		return "AWS"
+	}
+	return endpoint
 }

@@ -284,3 +284,15 @@ func TestFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestAWSBackendNeedsSettings(t *testing.T) {
+	var out lockedBuffer
+	err := run(context.Background(), []string{"local", "-addr", "127.0.0.1:0", "-backend", "aws"},
+		func(string) string { return "" }, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "JOBS_TABLE_NAME") {
+		t.Fatalf("run = %v, want an error naming JOBS_TABLE_NAME", err)
+	}
+	if err := run(context.Background(), []string{"local", "-backend", "sqlite"}, func(string) string { return "" }, &out, &out); err == nil {
+		t.Fatal("run accepted -backend sqlite")
+	}
+}
