@@ -1,0 +1,594 @@
+package status_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/careervp/vprstatus/status"
+)
+
+// The contract test: every case of statusCases() goes through the handler
+// and through an OpenAPI validator (kin-openapi's openapi3filter), request and
+// answer, so status/openapi.json and the code cannot drift apart.
+
+// What the document finds wrong with a request, if anything.
+const (
+	faultPath        = "path not in the document"
+	faultMethod      = "method not in the document"
+	faultCredentials = "no bearer token"
+	faultJobID       = "job_id not a UUID"
+)
+
+// contract is the loaded document with what validating against it takes.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
+	opts   *openapi3filter.Options
+}
+
+// loadContract loads and validates the embedded document.
+func loadContract(t testing.TB) *contract {
+	t.Helper()
+	ctx := context.Background()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(status.OpenAPI())
+	if err != nil {
+		t.Fatalf("loading the OpenAPI document: %v", err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		t.Fatalf("the OpenAPI document is invalid: %v", err)
+	}
+	// kin-openapi asserts only the formats it has a validator for. It has
+	// none for "uri" by default. "uuid" is left unasserted on purpose: job
+	// ids are checked by the JobId pattern alone, which is what validators
+	// that treat formats as annotations rely on.
+	doc.SetStringFormatValidator("uri", openapi3.NewCallbackValidator(func(s string) error {
+		if u, err := url.Parse(s); err != nil || !u.IsAbs() {
+			return errors.New("not an absolute URI")
+		}
+		return nil
+	}))
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatalf("routing the OpenAPI document: %v", err)
+	}
+	return &contract{
+		doc:    doc,
+		router: router,
+		opts: &openapi3filter.Options{
+			AuthenticationFunc:      bearerPresent,
+			IncludeResponseStatus:   true, // an undocumented status code is drift too
+			MultiError:              true,
+			SchemaValidationOptions: doc.GetSchemaValidationOptions(),
+		},
+	}
+}
+
+// bearerPresent accepts any request that carries a bearer token: whether the
+// token verifies is for the handler to say, and the document lists the 401
+// it answers when it does not.
+func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	if s := in.SecurityScheme; s.Type != "http" || !strings.EqualFold(s.Scheme, "bearer") {
+		return in.NewError(fmt.Errorf("security scheme %q is %s %s, not http bearer", in.SecuritySchemeName, s.Type, s.Scheme))
+	}
+	scheme, token, _ := strings.Cut(in.RequestValidationInput.Request.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return in.NewError(errors.New("no bearer token"))
+	}
+	return nil
+}
+
+// validateRequest validates r against the document and returns the input to
+// validate its answer with, and what the document found wrong with r (nil
+// for a valid request).
+//
+// A request to a path or with a method the document has no operation for
+// cannot be validated as a request; its answer is validated against the
+// component responses the document names for it (see info.description):
+// NotFound for any other path, MethodNotAllowed for any other method, and
+// TooManyRequests for either.
+func (ct *contract) validateRequest(ctx context.Context, r *http.Request) (*openapi3filter.RequestValidationInput, []string, error) {
+	route, params, err := ct.router.FindRoute(r)
+	switch {
+	case errors.Is(err, routers.ErrPathNotFound):
+		in, err := ct.unrouted(r, map[int]string{http.StatusNotFound: "NotFound", http.StatusTooManyRequests: "TooManyRequests"})
+		return in, []string{faultPath}, err
+	case errors.Is(err, routers.ErrMethodNotAllowed):
+		in, err := ct.unrouted(r, map[int]string{http.StatusMethodNotAllowed: "MethodNotAllowed", http.StatusTooManyRequests: "TooManyRequests"})
+		return in, []string{faultMethod}, err
+	case err != nil:
+		return nil, nil, fmt.Errorf("routing: %w", err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: ct.opts}
+	err = openapi3filter.ValidateRequest(ctx, in)
+	if err == nil {
+		return in, nil, nil
+	}
+	var errs []error
+	if me, ok := err.(openapi3.MultiError); ok {
+		errs = me
+	} else {
+		errs = []error{err}
+	}
+	var faults []string
+	for _, err := range errs {
+		var sec *openapi3filter.SecurityRequirementsError
+		var req *openapi3filter.RequestError
+		switch {
+		case errors.As(err, &sec):
+			faults = append(faults, faultCredentials)
+		case errors.As(err, &req) && req.Parameter != nil && req.Parameter.In == "path" && req.Parameter.Name == "job_id":
+			faults = append(faults, faultJobID)
+		default:
+			return in, faults, fmt.Errorf("unexpected request validation error: %w", err)
+		}
+	}
+	return in, faults, nil
+}
+
+// unrouted is the input to validate the answer to an unrouted request with:
+// an operation whose only answers are the named component responses.
+func (ct *contract) unrouted(r *http.Request, answers map[int]string) (*openapi3filter.RequestValidationInput, error) {
+	var opts []openapi3.NewResponsesOption
+	for code, name := range answers {
+		ref := ct.doc.Components.Responses[name]
+		if ref == nil || ref.Value == nil {
+			return nil, fmt.Errorf("the document has no response #/components/responses/%s", name)
+		}
+		opts = append(opts, openapi3.WithStatus(code, ref))
+	}
+	route := &routers.Route{
+		Spec:      ct.doc,
+		Path:      r.URL.Path,
+		PathItem:  &openapi3.PathItem{},
+		Method:    r.Method,
+		Operation: &openapi3.Operation{Responses: openapi3.NewResponses(opts...)},
+	}
+	return &openapi3filter.RequestValidationInput{Request: r, Route: route, Options: ct.opts}, nil
+}
+
+// validateResponse validates an answer, status, headers and body, to the
+// request of in.
+func (ct *contract) validateResponse(ctx context.Context, in *openapi3filter.RequestValidationInput, code int, header http.Header, body []byte) error {
+	if in.Request.Method == http.MethodHead || code == http.StatusNotModified {
+		return ct.validateBodiless(ctx, in, code, header, body)
+	}
+	res := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 code,
+		Header:                 header,
+		Options:                ct.opts,
+	}
+	res.SetBodyBytes(body)
+	return openapi3filter.ValidateResponse(ctx, res)
+}
+
+// validateBodiless validates an answer that has no body: one to a HEAD
+// request, or a 304. openapi3filter.ValidateResponse does not look at these at
+// all (it returns nil for them), so this checks them itself, using the
+// library's header decoding and schema validation for each documented header.
+func (ct *contract) validateBodiless(ctx context.Context, in *openapi3filter.RequestValidationInput, code int, header http.Header, body []byte) error {
+	ref := in.Route.Operation.Responses.Status(code)
+	if ref == nil || ref.Value == nil {
+		return fmt.Errorf("status %d is not documented for %s %s", code, in.Route.Method, in.Route.Path)
+	}
+	documented := ref.Value
+	if len(body) != 0 {
+		return fmt.Errorf("%d answer to %s has a body: %q", code, in.Request.Method, body)
+	}
+	// A HEAD answer carries the Content-Type of the body GET would send.
+	switch ctype := header.Get("Content-Type"); {
+	case len(documented.Content) == 0 && ctype != "":
+		return fmt.Errorf("%d answer has Content-Type %q but the document gives it no content", code, ctype)
+	case len(documented.Content) != 0 && documented.Content.Get(ctype) == nil:
+		return fmt.Errorf("%d answer has Content-Type %q, not one the document lists", code, ctype)
+	}
+	for _, name := range slices.Sorted(maps.Keys(documented.Headers)) {
+		h := documented.Headers[name]
+		if h == nil || h.Value == nil {
+			return fmt.Errorf("header %s of the %d answer is not resolved", name, code)
+		}
+		p := h.Value.Parameter
+		p.Name, p.In = name, openapi3.ParameterInHeader
+		// The answer's headers, seen as those of a request.
+		hr := &http.Request{Method: in.Request.Method, URL: in.Request.URL, Header: header.Clone()}
+		hin := &openapi3filter.RequestValidationInput{Request: hr, Route: in.Route, Options: ct.opts}
+		if err := openapi3filter.ValidateParameter(ctx, hin, &p); err != nil {
+			return fmt.Errorf("%d answer, header %s: %w", code, name, err)
+		}
+	}
+	return nil
+}
+
+// requestFaults is what the document must find wrong with the request r,
+// worked out without the document: a path or method it has no operation for,
+// no credentials, or a job id status.ValidJobID refuses. This pins the
+// document's UUID pattern to the handler's own check on every case.
+func requestFaults(r *http.Request) []string {
+	id, ok := strings.CutPrefix(r.URL.EscapedPath(), "/api/vpr/status/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return []string{faultPath}
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return []string{faultMethod}
+	}
+	var faults []string
+	if r.Header.Get("Authorization") == "" {
+		faults = append(faults, faultCredentials)
+	}
+	if id, err := url.PathUnescape(id); err != nil || !status.ValidJobID(id) {
+		faults = append(faults, faultJobID)
+	}
+	return faults
+}
+
+// TestOpenAPIContract sends every case of the handler's table tests through
+// the validator. Requests the document calls invalid are expected, case by
+// case, and their answers are validated all the same.
+func TestOpenAPIContract(t *testing.T) {
+	ct := loadContract(t)
+	ctx := context.Background()
+	cases := statusCases()
+	if len(cases) == 0 {
+		t.Fatal("no cases")
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			if c.setup != nil {
+				c.setup(f)
+			}
+			r := c.request(t, f)
+			want := requestFaults(r)
+			// The validator gets a copy: the handler must see the request as sent.
+			in, got, err := ct.validateRequest(ctx, r.Clone(ctx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("request %s %s: the document finds %q, want %q", r.Method, r.URL, got, want)
+			}
+			w := f.do(r)
+			if err := ct.validateResponse(ctx, in, w.Code, w.Header(), w.Body.Bytes()); err != nil {
+				t.Errorf("answer %d to %s %s does not match the document: %v\nheaders: %v\nbody: %s",
+					w.Code, r.Method, r.URL, err, w.Header(), w.Body)
+			}
+		})
+	}
+}
+
+// TestOpenAPIDocument checks the document itself: it loads and validates
+// (loadContract), and it describes what every answer carries.
+func TestOpenAPIDocument(t *testing.T) {
+	ct := loadContract(t)
+	doc := ct.doc
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("openapi = %q, want 3.1.0", doc.OpenAPI)
+	}
+
+	b := status.OpenAPI()
+	b[0] ^= 0xff
+	if status.OpenAPI()[0] == b[0] {
+		t.Error("OpenAPI() hands out the embedded document itself")
+	}
+
+	const path = "/api/vpr/status/{job_id}"
+	item := doc.Paths.Value(path)
+	if item == nil {
+		t.Fatalf("no path %s", path)
+	}
+	if ops := slices.Sorted(maps.Keys(item.Operations())); !slices.Equal(ops, []string{"GET", "HEAD"}) {
+		t.Errorf("operations of %s: %v, want GET and HEAD", path, ops)
+	}
+	id := item.Parameters.GetByInAndName("path", "job_id")
+	if id == nil || !id.Required || id.Schema == nil || id.Schema.Value.Pattern == "" {
+		t.Errorf("job_id is not a required path parameter with a pattern")
+	}
+	// The pattern alone says what status.ValidJobID says, about the ids of
+	// the cases (TestOpenAPIContract) and about every id one edit away from
+	// a valid one.
+	re, err := regexp.Compile(doc.Components.Schemas["JobId"].Value.Pattern)
+	if err != nil {
+		t.Fatalf("JobId pattern: %v", err)
+	}
+	ids := []string{"", idPending + "\n", "\n" + idPending, strings.Repeat("0", 36), strings.Repeat("-", 36)}
+	for i := range len(idPending) + 1 {
+		for _, ch := range []string{"-", "0", "a", "F", "g", "G", "{", "/", " ", "\x00", "é"} {
+			ids = append(ids, idPending[:i]+ch+idPending[i:], idUpper[:i]+ch+idUpper[i:])
+			if i < len(idPending) {
+				ids = append(ids, idPending[:i]+ch+idPending[i+1:], idUpper[:i]+ch+idUpper[i+1:])
+			}
+		}
+		if i < len(idPending) {
+			ids = append(ids, idPending[:i]+idPending[i+1:])
+		}
+	}
+	for _, id := range ids {
+		if got, want := re.MatchString(id), status.ValidJobID(id); got != want {
+			t.Errorf("JobId pattern matches %q: %v, ValidJobID says %v", id, got, want)
+		}
+	}
+
+	if s := doc.Components.SecuritySchemes["bearerAuth"]; s == nil || s.Value.Type != "http" || s.Value.Scheme != "bearer" {
+		t.Error("no http bearer security scheme bearerAuth")
+	} else if len(doc.Security) != 1 || doc.Security[0]["bearerAuth"] == nil {
+		t.Error("bearerAuth is not required of every operation")
+	}
+
+	wantCodes := []string{"200", "202", "304", "401", "403", "404", "410", "429", "500", "503"}
+	responses := map[string]*openapi3.Response{}
+	for method, op := range item.Operations() {
+		if codes := slices.Sorted(maps.Keys(op.Responses.Map())); !slices.Equal(codes, wantCodes) {
+			t.Errorf("%s answers %v, want %v", method, codes, wantCodes)
+		}
+		for code, r := range op.Responses.Map() {
+			responses[method+" "+code] = r.Value
+		}
+	}
+	for name, r := range doc.Components.Responses {
+		responses["#/components/responses/"+name] = r.Value
+	}
+	for _, name := range []string{"NotFound", "MethodNotAllowed"} {
+		if doc.Components.Responses[name] == nil {
+			t.Errorf("no #/components/responses/%s for requests outside the paths", name)
+		}
+	}
+	// Headers every answer carries, or may carry once rate limiting lands.
+	every := map[string]bool{"Cache-Control": true, "X-Content-Type-Options": true, "RateLimit": false, "RateLimit-Policy": false}
+	for where, r := range responses {
+		for name, required := range every {
+			h := r.Headers[name]
+			switch {
+			case h == nil:
+				t.Errorf("%s: no %s header", where, name)
+			case h.Value.Required != required:
+				t.Errorf("%s: header %s required = %v, want %v", where, name, h.Value.Required, required)
+			}
+		}
+	}
+	for where, name := range map[string]string{
+		"GET 202": "Retry-After", "GET 304": "ETag", "GET 429": "Retry-After", "GET 503": "Retry-After",
+		"GET 401": "WWW-Authenticate", "#/components/responses/MethodNotAllowed": "Allow",
+	} {
+		if h := responses[where].Headers[name]; h == nil || !h.Value.Required {
+			t.Errorf("%s: header %s not documented as required", where, name)
+		}
+	}
+	for where, r := range responses {
+		if !strings.HasPrefix(where, "GET 4") && !strings.HasPrefix(where, "GET 5") {
+			continue
+		}
+		if mt := r.Content.Get("application/problem+json"); mt == nil || len(r.Content) != 1 {
+			t.Errorf("%s: not application/problem+json only", where)
+		}
+	}
+}
+
+// TestOpenAPIContractCatchesDrift proves the validator catches a difference
+// between code and document: each hand-made answer that strays from the
+// document must fail, and the answers it strays from must pass.
+func TestOpenAPIContractCatchesDrift(t *testing.T) {
+	ct := loadContract(t)
+	ctx := context.Background()
+	const (
+		pending   = `{"job_id":"11111111-1111-4111-8111-111111111111","status":"PENDING","created_at":"2026-11-29T11:59:00Z"}`
+		completed = `{"job_id":"33333333-3333-4333-8333-333333333333","status":"COMPLETED","created_at":"2026-11-29T11:59:00Z",` +
+			`"result_url":"https://results.test/r/x","result_url_expires_at":"2026-11-29T13:00:00Z"}`
+		failed   = `{"job_id":"44444444-4444-4444-8444-444444444444","status":"FAILED","created_at":"2026-11-29T11:59:00Z","error":"x"}`
+		notFound = `{"type":"about:blank","title":"Not Found","status":404,"error":"Not found"}`
+	)
+	common := func(kv ...string) map[string]string {
+		h := map[string]string{"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h[kv[i]] = kv[i+1]
+		}
+		return h
+	}
+	asJSON := func(kv ...string) map[string]string {
+		return common(append([]string{"Content-Type", "application/json"}, kv...)...)
+	}
+	asProblem := func(kv ...string) map[string]string {
+		return common(append([]string{"Content-Type", "application/problem+json"}, kv...)...)
+	}
+	type answer struct {
+		name   string
+		method string // GET when empty
+		path   string // a pending job's when empty
+		code   int
+		header map[string]string // "" deletes
+		body   string
+	}
+	valid := []answer{
+		{name: "pending", code: 202, header: asJSON("Retry-After", "2", "ETag", `"0123456789abcdef"`), body: pending},
+		{name: "processing", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`),
+			body: `{"job_id":"11111111-1111-4111-8111-111111111111","status":"PROCESSING","created_at":"2026-11-29T11:59:00Z","started_at":"2026-11-29T11:59:05Z"}`},
+		{name: "completed, minimal", code: 200, header: asJSON(), body: completed},
+		{name: "completed, in full", code: 200, header: asJSON(),
+			body: `{"job_id":"33333333-3333-4333-8333-333333333333","status":"COMPLETED","created_at":"2026-11-29T11:59:00Z","completed_at":"2026-11-29T11:59:40Z",` +
+				`"result_url":"https://results.test/r/x","result_url_expires_at":"2026-11-29T13:00:00Z","token_usage":{"input_tokens":0,"output_tokens":3400}}`},
+		{name: "failed", code: 200, header: asJSON(), body: failed},
+		{name: "not modified", code: 304, header: common("Retry-After", "2", "ETag", `"x"`)},
+		{name: "head", method: "HEAD", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`)},
+		{name: "head error", method: "HEAD", code: 404, header: asProblem()},
+		{name: "unauthorized", code: 401, header: asProblem("WWW-Authenticate", `Bearer realm="vprstatus", error="invalid_token"`),
+			body: `{"type":"about:blank","title":"Unauthorized","status":401,"error":"Unauthorized","message":"m"}`},
+		{name: "rate limited, with rate limit fields", code: 429,
+			header: asProblem("Retry-After", "3", "RateLimit", `"default";r=0;t=3`, "RateLimit-Policy", `"default";q=10;w=2`),
+			body:   `{"type":"about:blank","title":"Too Many Requests","status":429,"error":"Too many requests","message":"m"}`},
+		{name: "rate limit fields on a 202", code: 202, body: pending,
+			header: asJSON("Retry-After", "2", "ETag", `"x"`, "RateLimit", `"default";r=7;t=1, "burst";r=1`, "RateLimit-Policy", `"default";q=10;w=2;qu="requests";pk=:cHJvamVjdA==:`)},
+		{name: "unavailable", code: 503, header: asProblem("Retry-After", "1"),
+			body: `{"type":"about:blank","title":"Service Unavailable","status":503,"error":"Service unavailable"}`},
+		{name: "unknown path", path: "/nope", code: 404, header: asProblem(), body: notFound},
+		{name: "other method", method: "PUT", code: 405, header: asProblem("Allow", "GET, HEAD"),
+			body: `{"type":"about:blank","title":"Method Not Allowed","status":405,"error":"Method not allowed"}`},
+		{name: "other method, CORS on", method: "PUT", code: 405, header: asProblem("Allow", "GET, HEAD, OPTIONS"),
+			body: `{"type":"about:blank","title":"Method Not Allowed","status":405,"error":"Method not allowed"}`},
+		{name: "unknown path, rate limited", path: "/nope", code: 429,
+			header: asProblem("Retry-After", "1", "RateLimit", `"addr";r=0;t=1`, "RateLimit-Policy", `"addr";q=20;w=10`),
+			body:   `{"type":"about:blank","title":"Too Many Requests","status":429,"error":"Too many requests","message":"m"}`},
+	}
+	drifted := []answer{
+		{name: "202 with an extra member", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`),
+			body: strings.Replace(pending, `{`, `{"progress":50,`, 1)},
+		{name: "202 without created_at", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`),
+			body: `{"job_id":"11111111-1111-4111-8111-111111111111","status":"PENDING"}`},
+		{name: "202 with a finished status", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`),
+			body: strings.Replace(pending, "PENDING", "COMPLETED", 1)},
+		{name: "202 with a job_id not a uuid", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`),
+			body: strings.Replace(pending, "11111111-1111-4111-8111-111111111111", "job-1", 1)},
+		{name: "202 with a created_at not a date-time", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`),
+			body: strings.Replace(pending, "2026-11-29T11:59:00Z", "2026-11-29 11:59:00", 1)},
+		{name: "202 without Retry-After", code: 202, header: asJSON("ETag", `"x"`), body: pending},
+		{name: "202 with Retry-After 0", code: 202, header: asJSON("Retry-After", "0", "ETag", `"x"`), body: pending},
+		{name: "202 with an HTTP-date Retry-After", code: 202, header: asJSON("Retry-After", "Sun, 29 Nov 2026 12:00:02 GMT", "ETag", `"x"`), body: pending},
+		{name: "202 without ETag", code: 202, header: asJSON("Retry-After", "2"), body: pending},
+		{name: "202 with a weak ETag", code: 202, header: asJSON("Retry-After", "2", "ETag", `W/"x"`), body: pending},
+		{name: "202 without Cache-Control", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`, "Cache-Control", ""), body: pending},
+		{name: "202 cacheable", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`, "Cache-Control", "max-age=60"), body: pending},
+		{name: "202 without nosniff", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`, "X-Content-Type-Options", ""), body: pending},
+		{name: "202 with a malformed RateLimit", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`, "RateLimit", "7"), body: pending},
+		{name: "202 with an old-draft RateLimit-Policy", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`, "RateLimit-Policy", "10;w=2"), body: pending},
+		{name: "200 with an unknown status", code: 200, header: asJSON(), body: strings.Replace(completed, "COMPLETED", "DONE", 1)},
+		{name: "200 with an in-progress status", code: 200, header: asJSON(), body: strings.Replace(failed, "FAILED", "PENDING", 1)},
+		{name: "200 completed without result_url", code: 200, header: asJSON(),
+			body: strings.Replace(completed, `"result_url":"https://results.test/r/x",`, "", 1)},
+		{name: "200 completed with a relative result_url", code: 200, header: asJSON(),
+			body: strings.Replace(completed, "https://results.test/r/x", "/r/x", 1)},
+		{name: "200 completed with the failed error member", code: 200, header: asJSON(),
+			body: strings.Replace(completed, `{`, `{"error":"x",`, 1)},
+		{name: "200 failed with a result_url", code: 200, header: asJSON(),
+			body: strings.Replace(failed, `{`, `{"result_url":"https://results.test/r/x",`, 1)},
+		{name: "200 failed without error", code: 200, header: asJSON(), body: strings.Replace(failed, `,"error":"x"`, "", 1)},
+		{name: "200 with negative token usage", code: 200, header: asJSON(),
+			body: strings.Replace(completed, `}`, `,"token_usage":{"input_tokens":-1,"output_tokens":1}}`, 1)},
+		{name: "200 with token usage as strings", code: 200, header: asJSON(),
+			body: strings.Replace(completed, `}`, `,"token_usage":{"input_tokens":"1","output_tokens":"1"}}`, 1)},
+		{name: "200 with an extra token usage member", code: 200, header: asJSON(),
+			body: strings.Replace(completed, `}`, `,"token_usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}`, 1)},
+		{name: "200 as problem+json", code: 200, header: asProblem(), body: completed},
+		{name: "304 without ETag", code: 304, header: common("Retry-After", "2")},
+		{name: "304 with a body", code: 304, header: common("Retry-After", "2", "ETag", `"x"`), body: pending},
+		{name: "304 with a Content-Type", code: 304, header: asJSON("Retry-After", "2", "ETag", `"x"`)},
+		{name: "head with a body", method: "HEAD", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`), body: pending},
+		{name: "head without ETag", method: "HEAD", code: 202, header: asJSON("Retry-After", "2")},
+		{name: "head with the wrong Content-Type", method: "HEAD", code: 404, header: asJSON()},
+		{name: "undocumented status", code: 418, header: asProblem(),
+			body: `{"type":"about:blank","title":"I'm a teapot","status":418,"error":"x"}`},
+		{name: "head undocumented status", method: "HEAD", code: 418, header: asProblem()},
+		{name: "error as application/json", code: 404, header: asJSON(), body: notFound},
+		{name: "error without error member", code: 404, header: asProblem(), body: `{"type":"about:blank","title":"Not Found","status":404}`},
+		{name: "error with a detail member", code: 404, header: asProblem(), body: strings.Replace(notFound, `}`, `,"detail":"d"}`, 1)},
+		{name: "error with an empty message", code: 404, header: asProblem(), body: strings.Replace(notFound, `}`, `,"message":""}`, 1)},
+		{name: "error status not the answer's", code: 404, header: asProblem(), body: strings.Replace(notFound, "404", "500", 1)},
+		{name: "error title not the status's", code: 404, header: asProblem(), body: strings.Replace(notFound, "Not Found", "Missing", 1)},
+		{name: "error with an unknown error text", code: 404, header: asProblem(), body: strings.Replace(notFound, `"Not found"`, `"Gone away"`, 1)},
+		{name: "error with a problem type", code: 404, header: asProblem(), body: strings.Replace(notFound, "about:blank", "https://errors.test/nf", 1)},
+		{name: "401 without WWW-Authenticate", code: 401, header: asProblem(),
+			body: `{"type":"about:blank","title":"Unauthorized","status":401,"error":"Unauthorized"}`},
+		{name: "401 with a Basic challenge", code: 401, header: asProblem("WWW-Authenticate", `Basic realm="vprstatus"`),
+			body: `{"type":"about:blank","title":"Unauthorized","status":401,"error":"Unauthorized"}`},
+		{name: "429 without Retry-After", code: 429, header: asProblem(),
+			body: `{"type":"about:blank","title":"Too Many Requests","status":429,"error":"Too many requests"}`},
+		{name: "503 without Retry-After", code: 503, header: asProblem(),
+			body: `{"type":"about:blank","title":"Service Unavailable","status":503,"error":"Service unavailable"}`},
+		{name: "405 without Allow", method: "PUT", code: 405, header: asProblem(),
+			body: `{"type":"about:blank","title":"Method Not Allowed","status":405,"error":"Method not allowed"}`},
+		{name: "405 allowing POST", method: "PUT", code: 405, header: asProblem("Allow", "GET, HEAD, POST"),
+			body: `{"type":"about:blank","title":"Method Not Allowed","status":405,"error":"Method not allowed"}`},
+		{name: "unknown path answered 200", path: "/nope", code: 200, header: asJSON(), body: completed},
+		{name: "other method answered 404", method: "PUT", code: 404, header: asProblem(), body: notFound},
+		{name: "not JSON", code: 200, header: asJSON(), body: `{"job_id":`},
+	}
+	check := func(a answer) error {
+		method, path := a.method, a.path
+		if method == "" {
+			method = http.MethodGet
+		}
+		if path == "" {
+			path = "/api/vpr/status/" + idPending
+		}
+		r := httptest.NewRequest(method, path, nil)
+		r.Header.Set("Authorization", "Bearer x")
+		in, faults, err := ct.validateRequest(ctx, r)
+		if err != nil {
+			return fmt.Errorf("request: %w", err)
+		}
+		if want := requestFaults(r); !slices.Equal(faults, want) {
+			return fmt.Errorf("request faults %q, want %q", faults, want)
+		}
+		h := http.Header{}
+		for k, v := range a.header {
+			if v != "" {
+				h.Set(k, v)
+			}
+		}
+		return ct.validateResponse(ctx, in, a.code, h, []byte(a.body))
+	}
+	for _, a := range valid {
+		if err := check(a); err != nil {
+			t.Errorf("%s: rejected: %v", a.name, err)
+		}
+	}
+	for _, a := range drifted {
+		if err := check(a); err == nil {
+			t.Errorf("%s: accepted", a.name)
+		}
+	}
+}
+
+// TestOpenAPIRequests checks the request side on its own: the document
+// refuses exactly what the handler cannot serve.
+func TestOpenAPIRequests(t *testing.T) {
+	ct := loadContract(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		method, path, auth, inm string
+		want                    []string
+	}{
+		{"GET", "/api/vpr/status/" + idPending, "Bearer x", "", nil},
+		{"HEAD", "/api/vpr/status/" + idUpper, "bearer x", `W/"a", "b"`, nil},
+		{"GET", "/api/vpr/status/" + idPending, "", "*", []string{faultCredentials}},
+		{"GET", "/api/vpr/status/" + idPending, "Basic eDp5", "", []string{faultCredentials}},
+		{"GET", "/api/vpr/status/" + idPending, "Bearer ", "", []string{faultCredentials}},
+		{"GET", "/api/vpr/status/urn:uuid:" + idPending, "Bearer x", "", []string{faultJobID}},
+		{"GET", "/api/vpr/status/" + strings.ReplaceAll(idPending, "-", ""), "", "", []string{faultCredentials, faultJobID}},
+		{"PATCH", "/api/vpr/status/" + idPending, "Bearer x", "", []string{faultMethod}},
+		{"GET", "/api/vpr/jobs/" + idPending, "Bearer x", "", []string{faultPath}},
+	} {
+		r := httptest.NewRequest(tc.method, tc.path, nil)
+		if tc.auth != "" {
+			r.Header.Set("Authorization", tc.auth)
+		}
+		if tc.inm != "" {
+			r.Header.Set("If-None-Match", tc.inm)
+		}
+		_, got, err := ct.validateRequest(ctx, r)
+		if err != nil {
+			t.Errorf("%s %s: %v", tc.method, tc.path, err)
+		} else if !slices.Equal(got, tc.want) {
+			t.Errorf("%s %s (Authorization %q): faults %q, want %q", tc.method, tc.path, tc.auth, got, tc.want)
+		}
+	}
+	// A malformed If-None-Match is refused too.
+	r := httptest.NewRequest("GET", "/api/vpr/status/"+idPending, nil)
+	r.Header.Set("Authorization", "Bearer x")
+	r.Header.Set("If-None-Match", "abc")
+	if _, _, err := ct.validateRequest(ctx, r); err == nil {
+		t.Error("If-None-Match abc accepted")
+	}
+}
