@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -130,6 +131,12 @@ func (s *Signer) SignResult(ctx context.Context, key string) (status.SignedURL, 
 
 // notFound reports whether err says the object does not exist. HEAD answers
 // have no body, so S3's 404 arrives as code NotFound, not NoSuchKey.
+//
+// A 403 counts too. The function's role holds s3:GetObject and nothing else
+// (least privilege: no s3:ListBucket), and to such a caller S3 answers a
+// missing key with 403 rather than 404, so that the caller learns nothing
+// about what the bucket holds. The cost: a role that lost its GetObject
+// grant also reads as "result gone" (410); the cause is logged with it.
 func notFound(err error) bool {
 	var nf *types.NotFound
 	var nsk *types.NoSuchKey
@@ -139,9 +146,10 @@ func notFound(err error) bool {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
-		case "NotFound", "NoSuchKey":
+		case "NotFound", "NoSuchKey", "Forbidden", "AccessDenied":
 			return true
 		}
 	}
-	return false
+	var resp interface{ HTTPStatusCode() int }
+	return errors.As(err, &resp) && resp.HTTPStatusCode() == http.StatusForbidden
 }

@@ -100,6 +100,8 @@ func TestSignResultErrors(t *testing.T) {
 		want error
 	}{
 		{"missing object", http.StatusNotFound, status.ErrResultGone},
+		// What S3 answers a missing key to a role without s3:ListBucket.
+		{"missing object, no ListBucket", http.StatusForbidden, status.ErrResultGone},
 		{"S3 unavailable", http.StatusServiceUnavailable, status.ErrUnavailable},
 		{"throttled", http.StatusTooManyRequests, status.ErrUnavailable},
 	}
@@ -114,10 +116,10 @@ func TestSignResultErrors(t *testing.T) {
 	}
 }
 
-// Anything else (here: access denied, as S3 answers a missing key to a role
-// without s3:ListBucket) must reach the handler as a 500, not a 410 or 503.
+// Anything else (here: S3's own 500) must reach the handler as a 500, not a
+// 410 or 503.
 func TestOtherErrorIsInternal(t *testing.T) {
-	srv, _ := fakeS3(t, http.StatusForbidden)
+	srv, _ := fakeS3(t, http.StatusInternalServerError)
 	_, err := s3result.New(client(srv.URL, static), "results").SignResult(context.Background(), "jobs/1.json")
 	if err == nil || errors.Is(err, status.ErrResultGone) || errors.Is(err, status.ErrUnavailable) {
 		t.Errorf("err = %v", err)
