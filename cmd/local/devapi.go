@@ -36,6 +36,7 @@ type devAPI struct {
 func (d *devAPI) addRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /_local/token", d.handleToken())
 	mux.Handle("GET /healthz", handleHealth())
+	mux.Handle("GET /openapi.json", handleOpenAPI())
 }
 
 // addFakeRoutes adds the endpoints of the in-memory backend: jobs that run
@@ -252,5 +253,15 @@ func sampleReport(id string) []byte {
 func handleHealth() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// handleOpenAPI serves the API description the contract tests hold the
+// handler to.
+func handleOpenAPI() http.Handler {
+	doc := status.OpenAPI()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
 	})
 }

@@ -180,6 +180,7 @@ A token for another user:
 
   curl -s -X POST %[1]s/_local/token -d '{"sub":"someone-else"}'
 
+API description (OpenAPI 3.1): %[1]s/openapi.json
 Health: %[1]s/healthz
 `, base)
 }

@@ -236,6 +236,13 @@ func TestWelcomeCommandsWork(t *testing.T) {
 	if found != 4 {
 		t.Fatalf("found %d demo commands, want 4:\n%s", found, out)
 	}
+	if !strings.Contains(out.String(), base+"/openapi.json") {
+		t.Errorf("welcome text does not name the API description")
+	}
+	resp, b := call(t, "GET", base+"/openapi.json", "", "")
+	if doc := decodeJSON(t, b); resp.StatusCode != 200 || doc["openapi"] != "3.1.0" {
+		t.Errorf("/openapi.json: %d, openapi = %v", resp.StatusCode, doc["openapi"])
+	}
 	if !strings.Contains(out.String(), base) {
 		t.Errorf("welcome text does not name %s", base)
 	}
