@@ -52,6 +52,8 @@ type errorWriter struct {
 	logger *slog.Logger
 	// retryUnavailable is the Retry-After sent with 503 answers.
 	retryUnavailable time.Duration
+	// allow is the Allow header of 405 answers.
+	allow string
 }
 
 // write answers r with the HTTP form of err. Causes of 5xx answers are logged
@@ -79,7 +81,7 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errNoRoute):
 		p.Status, p.Error = http.StatusNotFound, "Not found"
 	case errors.Is(err, errMethodNotAllowed):
-		h.Set("Allow", "GET, HEAD")
+		h.Set("Allow", ew.allow)
 		p.Status, p.Error = http.StatusMethodNotAllowed, "Method not allowed"
 	case errors.Is(err, errNoResultKey):
 		p.Status, p.Error = http.StatusInternalServerError, "Result key missing"

@@ -2,14 +2,28 @@ package status
 
 import "net/http"
 
+// routeDeps is what the routes are made of.
+type routeDeps struct {
+	ew           errorWriter
+	auth         Authenticator
+	users, addrs *limits // nil: no limit
+	cors         *corsPolicy
+	tr           *tracing
+	status       http.Handler
+}
+
 // addRoutes lists the whole API surface.
-func addRoutes(mux *http.ServeMux, cfg Config, ew errorWriter) {
-	status := handleStatus(ew, cfg.Jobs, cfg.Results, cfg.Now, cfg.PollInterval)
-	mux.Handle("GET /api/vpr/status/{job_id}", authenticate(ew, cfg.Auth, status))
+func addRoutes(mux *http.ServeMux, d routeDeps) {
+	const statusPath = "/api/vpr/status/{job_id}"
+	mux.Handle("GET "+statusPath, d.tr.route(statusPath, authenticate(d.ew, d.auth, d.users, d.addrs, d.status)))
+	if d.cors != nil {
+		mux.Handle("OPTIONS "+statusPath, d.tr.route(statusPath, handlePreflight(d.cors)))
+	}
 	// Explicit fallbacks, so 405 and 404 answers carry JSON bodies too
-	// (ServeMux's own are plain text).
-	mux.Handle("/api/vpr/status/{job_id}", handleError(ew, errMethodNotAllowed))
-	mux.Handle("/", handleError(ew, errNoRoute))
+	// (ServeMux's own are plain text). They spend from the client address's
+	// bucket: they check no credentials.
+	mux.Handle(statusPath, d.tr.route(statusPath, limitAddr(d.ew, d.addrs, handleError(d.ew, errMethodNotAllowed))))
+	mux.Handle("/", limitAddr(d.ew, d.addrs, handleError(d.ew, errNoRoute)))
 }
 
 func handleError(ew errorWriter, err error) http.Handler {

@@ -4,6 +4,9 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Authenticator identifies the caller of a request.
@@ -27,6 +30,40 @@ type Config struct {
 	PollInterval time.Duration
 	// UnavailableRetry is the Retry-After of a 503. Default 1s.
 	UnavailableRetry time.Duration
+
+	// Limiter, when set, rations each authenticated user's requests (keyed
+	// by user id). Every answer then carries the RateLimit and
+	// RateLimit-Policy header fields, and one over the limit is a 429 with
+	// Retry-After. Nil: no per-user limit.
+	Limiter Limiter
+	// AddrLimiter, when set, rations per client address (RemoteAddr; IPv6 by
+	// /64) every request that Auth cannot recognise without checking a
+	// signature (see FastAuthenticator), and requests to unknown routes or
+	// methods. Use a separate Limiter from the per-user one: a flood of
+	// addresses then cannot push users' buckets out. Nil: no such limit.
+	AddrLimiter Limiter
+	// TracerProvider makes a server span per request, with child spans for
+	// the job store and the URL signer. Nil, or the no-op provider, turns
+	// tracing off at no cost.
+	TracerProvider trace.TracerProvider
+	// Propagator extracts the parent trace from request headers. Default W3C
+	// Trace Context.
+	Propagator propagation.TextMapPropagator
+	// CORSOrigins are the web origins ("https://app.example.com", or "*")
+	// whose pages may read answers. None: no CORS headers, and OPTIONS is a
+	// 405 like any other method.
+	CORSOrigins []string
+}
+
+// FastAuthenticator is an Authenticator that can name some callers without
+// checking a signature: tokens it has verified before (auth.Cache), or
+// claims an upstream authorizer verified (auth.Gateway). Requests it
+// recognises skip the per-address limit; the others spend from it before
+// Authenticate runs.
+type FastAuthenticator interface {
+	Authenticator
+	// Lookup returns r's caller, if that needs no signature check.
+	Lookup(r *http.Request) (userID string, ok bool)
 }
 
 // New returns the service's http.Handler. It panics if a required dependency
@@ -51,12 +88,26 @@ func New(cfg Config) http.Handler {
 	if cfg.UnavailableRetry <= 0 {
 		cfg.UnavailableRetry = time.Second
 	}
-	ew := errorWriter{logger: cfg.Logger, retryUnavailable: cfg.UnavailableRetry}
+	cors := newCORS(cfg.CORSOrigins)
+	ew := errorWriter{logger: cfg.Logger, retryUnavailable: cfg.UnavailableRetry, allow: allowedMethods(cors)}
+	tr := newTracing(cfg.TracerProvider, cfg.Propagator)
+	deps := routeDeps{
+		ew:    ew,
+		auth:  cfg.Auth,
+		users: newLimits(cfg.Limiter, userPolicy, cfg.Now),
+		addrs: newLimits(cfg.AddrLimiter, addrPolicy, cfg.Now),
+		cors:  cors,
+		tr:    tr,
+		status: handleStatus(ew, tr.jobStore(cfg.Jobs), tr.urlSigner(cfg.Results),
+			cfg.Now, cfg.PollInterval),
+	}
 
 	mux := http.NewServeMux()
-	addRoutes(mux, cfg, ew)
+	addRoutes(mux, deps)
 	var h http.Handler = mux
 	h = recoverPanics(ew, h)
+	h = withCORS(cors, h)
 	h = commonHeaders(h)
+	h = tr.serve(h)
 	return h
 }

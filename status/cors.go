@@ -1,0 +1,120 @@
+package status
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Headers a browser may read from an answer: what a polling client needs to
+// pace itself and to poll conditionally.
+const corsExposed = "Retry-After, RateLimit, RateLimit-Policy, ETag"
+
+// corsPolicy says which web origins may read this API's answers.
+type corsPolicy struct {
+	any     bool
+	origins map[string][]string // origin → its Access-Control-Allow-Origin value
+	star    []string
+	vary    []string
+	exposed []string
+}
+
+// newCORS returns the policy for origins ("https://app.example.com", or "*"
+// for any), or nil when there are none.
+func newCORS(origins []string) *corsPolicy {
+	if len(origins) == 0 {
+		return nil
+	}
+	c := &corsPolicy{
+		origins: make(map[string][]string, len(origins)),
+		star:    shared("*"),
+		vary:    shared("Origin"),
+		exposed: shared(corsExposed),
+	}
+	for _, o := range origins {
+		o = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o), "/"))
+		switch o {
+		case "":
+		case "*":
+			c.any = true
+		default:
+			c.origins[o] = shared(o)
+		}
+	}
+	if !c.any && len(c.origins) == 0 {
+		return nil
+	}
+	return c
+}
+
+// allowOrigin returns the Access-Control-Allow-Origin value for origin, if it
+// is allowed.
+func (c *corsPolicy) allowOrigin(origin string) ([]string, bool) {
+	if origin == "" {
+		return nil, false
+	}
+	if c.any {
+		return c.star, true
+	}
+	if v, ok := c.origins[origin]; ok {
+		return v, true
+	}
+	v, ok := c.origins[strings.ToLower(origin)]
+	if ok {
+		v = shared(origin) // answer in the request's spelling
+	}
+	return v, ok
+}
+
+// withCORS lets pages of the allowed origins read every answer, errors
+// included (a 429's Retry-After matters most), with the headers in
+// corsExposed. Credentials are bearer tokens, not cookies, so
+// Access-Control-Allow-Credentials is not needed.
+func withCORS(c *corsPolicy, next http.Handler) http.Handler {
+	if c == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if len(h["Vary"]) == 0 {
+			h["Vary"] = c.vary
+		} else {
+			h.Add("Vary", "Origin")
+		}
+		if v, ok := c.allowOrigin(r.Header.Get("Origin")); ok {
+			h["Access-Control-Allow-Origin"] = v
+			h["Access-Control-Expose-Headers"] = c.exposed
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handlePreflight answers OPTIONS on the status route: 204, with the CORS
+// preflight grants when it is a preflight from an allowed origin. Preflights
+// are not rate-limited: they carry no credentials, cost nothing to answer,
+// and a refused one would reach the page as an opaque CORS failure rather
+// than a readable 429.
+func handlePreflight(c *corsPolicy) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Allow", allowedMethods(c))
+		if r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Add("Vary", "Access-Control-Request-Method")
+			h.Add("Vary", "Access-Control-Request-Headers")
+			if _, ok := c.allowOrigin(r.Header.Get("Origin")); ok {
+				h.Set("Access-Control-Allow-Methods", "GET, HEAD")
+				h.Set("Access-Control-Allow-Headers", "Authorization, If-None-Match")
+				// Browsers cap this (Chromium at 2 hours).
+				h.Set("Access-Control-Max-Age", "7200")
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// allowedMethods is the Allow header of the status route.
+func allowedMethods(c *corsPolicy) string {
+	if c != nil {
+		return "GET, HEAD, OPTIONS"
+	}
+	return "GET, HEAD"
+}
