@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/contrib/detectors/aws/lambda"
 	"go.opentelemetry.io/contrib/propagators/aws/xray"
@@ -35,8 +36,9 @@ type Setup struct {
 }
 
 // Flush exports the spans ended so far. In Lambda, call it before each
-// invocation returns: the process is frozen in between, and the batching
-// exporter with it.
+// invocation returns, with a context bounded well inside the function's
+// timeout: the process is frozen in between, and the batching exporter
+// with it.
 func (s *Setup) Flush(ctx context.Context) error {
 	if s.sdk == nil {
 		return nil
@@ -78,7 +80,7 @@ func NewLambda(ctx context.Context, getenv func(string) string) (*Setup, error) 
 		getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
 		return off(), nil
 	}
-	exp, err := otlptracehttp.New(ctx)
+	exp, err := otlptracehttp.New(ctx, lambdaExport()...)
 	if err != nil {
 		return nil, fmt.Errorf("tracing: otlp exporter: %w", err)
 	}
@@ -89,6 +91,22 @@ func NewLambda(ctx context.Context, getenv func(string) string) (*Setup, error) 
 		sdktrace.WithResource(res),
 	)
 	return &Setup{TracerProvider: tp, Propagator: Propagator(), sdk: tp}, nil
+}
+
+// lambdaExport keeps a flush short: the exporter's defaults (10s per
+// attempt, retries for up to a minute, the first after 5s) would hold an
+// invocation far longer than a status poll is worth. They take precedence
+// over OTEL_EXPORTER_OTLP_TIMEOUT.
+func lambdaExport() []otlptracehttp.Option {
+	return []otlptracehttp.Option{
+		otlptracehttp.WithTimeout(2 * time.Second),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
+			Enabled:         true,
+			InitialInterval: 100 * time.Millisecond,
+			MaxInterval:     400 * time.Millisecond,
+			MaxElapsedTime:  time.Second,
+		}),
+	}
 }
 
 // Modes of NewLocal.
