@@ -10,13 +10,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/careervp/vprstatus/auth"
 	"github.com/careervp/vprstatus/awsenv"
 	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/ratelimit"
 	"github.com/careervp/vprstatus/status"
+	"github.com/careervp/vprstatus/tracing"
 )
 
 // The development tokens' issuer and audience.
@@ -35,10 +38,18 @@ type options struct {
 	urlTTL        time.Duration
 	jobTTL        time.Duration
 	logLevel      slog.Level
+	users, addrs  ratelimit.Options
+	trace         string
+	corsOrigins   string
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
 	var o options
+	var err error
+	// The environment gives the limits' defaults, as in Lambda; flags win.
+	if o.users, o.addrs, err = ratelimit.FromEnv(getenv); err != nil {
+		return o, err
+	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
@@ -48,11 +59,22 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.urlTTL, "url-ttl", time.Hour, "lifetime of result URLs")
 	fs.DurationVar(&o.jobTTL, "job-ttl", 10*time.Minute, "ttl of jobs created with POST /_local/jobs (0: none)")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN, ERROR")
+	fs.Float64Var(&o.users.Rate, "rate-limit-rps", o.users.Rate, "requests a second each user may make, sustained ("+ratelimit.EnvRate+")")
+	fs.IntVar(&o.users.Burst, "rate-limit-burst", o.users.Burst, "requests each user may make at once ("+ratelimit.EnvBurst+")")
+	fs.StringVar(&o.trace, "trace", "", `export spans: "stdout" (JSON on stdout) or "otlp" (OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318); off when empty`)
+	fs.StringVar(&o.corsOrigins, "cors-origins", "*", `comma-separated web origins whose pages may read answers ("*": any; "": no CORS)`)
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	// The per-address limit follows the per-user one unless set on its own.
+	if getenv(ratelimit.EnvAddrRate) == "" {
+		o.addrs.Rate = o.users.Rate
+	}
+	if getenv(ratelimit.EnvAddrBurst) == "" {
+		o.addrs.Burst = o.users.Burst
 	}
 	if o.backend != "fakes" && o.backend != "aws" {
 		return o, fmt.Errorf(`-backend %q: want "fakes" or "aws"`, o.backend)
@@ -65,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 
 // run serves until ctx ends, then shuts down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(args, stderr)
+	o, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -91,8 +113,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	minter := &fakes.Issuer{Issuer: devIssuer, Audience: devAudience, Secret: secret}
 
+	users, err := ratelimit.New(o.users)
+	if err != nil {
+		return err
+	}
+	addrs, err := ratelimit.New(o.addrs)
+	if err != nil {
+		return err
+	}
+	tr, err := tracing.NewLocal(ctx, o.trace, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Export what is left, whatever ctx says now.
+		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		tr.Shutdown(shutCtx)
+	}()
+
 	mux := http.NewServeMux()
-	cfg := status.Config{Logger: logger, Auth: verifier}
+	cfg := status.Config{
+		Logger:         logger,
+		Auth:           auth.NewCache(verifier, auth.CacheOptions{}),
+		Limiter:        users,
+		AddrLimiter:    addrs,
+		TracerProvider: tr.TracerProvider,
+		Propagator:     tr.Propagator,
+		CORSOrigins:    splitList(o.corsOrigins),
+	}
 	var demo map[status.State]string
 	var workers sync.WaitGroup
 	dev := &devAPI{logger: logger, minter: minter}
@@ -183,6 +232,17 @@ A token for another user:
 API description (OpenAPI 3.1): %[1]s/openapi.json
 Health: %[1]s/healthz
 `, base)
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func orDefault(endpoint string) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -131,7 +132,7 @@ func mintToken(t *testing.T, base, sub string) string {
 func TestLifecycle(t *testing.T) {
 	for _, outcome := range []string{"COMPLETED", "FAILED"} {
 		t.Run(outcome, func(t *testing.T) {
-			base, _ := startLocal(t, "-pending-for", "150ms", "-processing-for", "150ms")
+			base, _ := startLocal(t, "-pending-for", "150ms", "-processing-for", "150ms", "-rate-limit-rps", "1000", "-rate-limit-burst", "1000")
 			tok := mintToken(t, base, "frontend-dev")
 			resp, b := call(t, "POST", base+"/_local/jobs", "", `{"user_id":"frontend-dev","outcome":"`+outcome+`"}`)
 			if resp.StatusCode != 201 {
@@ -301,5 +302,47 @@ func TestAWSBackendNeedsSettings(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"local", "-backend", "sqlite"}, func(string) string { return "" }, &out, &out); err == nil {
 		t.Fatal("run accepted -backend sqlite")
+	}
+}
+
+func TestRateLimitFlags(t *testing.T) {
+	base, out := startLocal(t, "-rate-limit-rps", "1", "-rate-limit-burst", "3")
+	tok := tokenFromWelcome(t, out.String())
+	id := regexp.MustCompile(`# PENDING\n.*/api/vpr/status/(\S+)`).FindStringSubmatch(out.String())[1]
+	var codes []int
+	var last *http.Response
+	for range 4 {
+		resp, _ := call(t, "GET", base+"/api/vpr/status/"+id, tok, "")
+		codes = append(codes, resp.StatusCode)
+		last = resp
+	}
+	if fmt.Sprint(codes) != "[202 202 202 429]" {
+		t.Fatalf("codes = %v, want three 202s then a 429", codes)
+	}
+	if last.Header.Get("Retry-After") != "1" || last.Header.Get("RateLimit-Policy") != `"default";q=3;w=3` {
+		t.Errorf("429 headers: %v", last.Header)
+	}
+	// Another user has a bucket of their own.
+	other := mintToken(t, base, "someone-else")
+	if resp, _ := call(t, "GET", base+"/api/vpr/status/"+id, other, ""); resp.StatusCode != 403 {
+		t.Errorf("other user: %d, want 403 (their own bucket, not demo-user's)", resp.StatusCode)
+	}
+}
+
+func TestTraceStdout(t *testing.T) {
+	base, out := startLocal(t, "-trace", "stdout")
+	tok := tokenFromWelcome(t, out.String())
+	id := regexp.MustCompile(`# COMPLETED\n.*/api/vpr/status/(\S+)`).FindStringSubmatch(out.String())[1]
+	call(t, "GET", base+"/api/vpr/status/"+id, tok, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), `"Name":"GET /api/vpr/status/{job_id}"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no server span on stdout:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	spans := out.String()[strings.Index(out.String(), "Health: "):] // after the welcome text, which names the token
+	if strings.Contains(spans, tok) || strings.Contains(spans, "demo-user") || strings.Contains(spans, "signature=") {
+		t.Errorf("a span holds the token, the user id or a signed URL:\n%s", spans)
 	}
 }
