@@ -8,20 +8,26 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/akrylysov/algnhsa"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/careervp/vprstatus/awsenv"
+	"github.com/careervp/vprstatus/ratelimit"
 	"github.com/careervp/vprstatus/status"
+	"github.com/careervp/vprstatus/tracing"
 )
 
 func main() {
-	if err := run(context.Background(), os.Getenv, os.Stdout, lambda.StartHandler); err != nil {
+	start := func(h lambda.Handler) { lambda.Start(h) }
+	if err := run(context.Background(), os.Getenv, os.Stdout, start); err != nil {
 		os.Exit(1) // run has logged why, in one line
 	}
 }
@@ -45,25 +51,93 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 	if err != nil {
 		return fail(err)
 	}
+	userLimits, addrLimits, err := ratelimit.FromEnv(getenv)
+	if err != nil {
+		return fail(err)
+	}
+	users, err := ratelimit.New(userLimits)
+	if err != nil {
+		return fail(err)
+	}
+	addrs, err := ratelimit.New(addrLimits)
+	if err != nil {
+		return fail(err)
+	}
+	tr, err := tracing.NewLambda(ctx, getenv)
+	if err != nil {
+		return fail(err)
+	}
 	logger.Info("starting",
 		"identity", mode,
 		"jobs_table", backends.Settings.JobsTable,
 		"results_bucket", backends.Settings.ResultsBucket,
 		"url_ttl", backends.Settings.URLTTL.String(),
+		"rate_limit", fmt.Sprintf("%g/s burst %d", userLimits.Rate, userLimits.Burst),
 	)
-	start(newHandler(logger, status.Config{
-		Logger:  logger,
-		Auth:    authn,
-		Jobs:    backends.Jobs,
-		Results: backends.Results,
+	start(newHandler(logger, tr, status.Config{
+		Logger:         logger,
+		Auth:           authn,
+		Jobs:           backends.Jobs,
+		Results:        backends.Results,
+		Limiter:        users,
+		AddrLimiter:    addrs,
+		TracerProvider: tr.TracerProvider,
+		Propagator:     tr.Propagator,
+		CORSOrigins:    splitList(getenv("CORS_ORIGINS")),
 	}))
 	return nil
 }
 
 // newHandler adapts the service's http.Handler to Lambda events.
-func newHandler(logger *slog.Logger, cfg status.Config) lambda.Handler {
-	h := stripStage(status.New(cfg))
-	return badEventAnswers{next: algnhsa.New(h, &algnhsa.Options{}), logger: logger}
+func newHandler(logger *slog.Logger, tr *tracing.Setup, cfg status.Config) lambda.Handler {
+	h := stripStage(lambdaTraceParent(status.New(cfg)))
+	var lh lambda.Handler = badEventAnswers{next: algnhsa.New(h, &algnhsa.Options{}), logger: logger}
+	if tr != nil {
+		lh = flushSpans{next: lh, tracing: tr, logger: logger}
+	}
+	return lh
+}
+
+// flushSpans exports each invocation's spans before it returns: Lambda
+// freezes the process in between, and a batching exporter with it.
+type flushSpans struct {
+	next    lambda.Handler
+	tracing *tracing.Setup
+	logger  *slog.Logger
+}
+
+func (f flushSpans) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	out, err := f.next.Invoke(ctx, payload)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if ferr := f.tracing.Flush(fctx); ferr != nil {
+		f.logger.WarnContext(ctx, "flushing spans", "err", ferr)
+	}
+	return out, err
+}
+
+// lambdaTraceParent makes the invocation's own X-Ray trace header (Lambda's
+// segment) the parent of the request's spans when the event carried none.
+func lambdaTraceParent(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amzn-Trace-Id") == "" {
+			if hdr, _ := r.Context().Value("x-amzn-trace-id").(string); hdr != "" {
+				r.Header.Set("X-Amzn-Trace-Id", hdr)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // newLogger logs JSON lines to w at level (INFO when empty), each with the

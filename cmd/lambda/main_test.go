@@ -23,6 +23,7 @@ import (
 	"github.com/careervp/vprstatus/auth"
 	"github.com/careervp/vprstatus/fakes"
 	"github.com/careervp/vprstatus/status"
+	"github.com/careervp/vprstatus/tracing"
 )
 
 // event is a real-shaped Lambda event, rendered from testdata/<Kind>.json.tmpl.
@@ -125,7 +126,6 @@ type lambdaFixture struct {
 	iss  *fakes.Issuer
 	jobs *fakes.JobStore
 	logs *bytes.Buffer
-	mu   sync.Mutex
 }
 
 func newLambdaFixture(t *testing.T) *lambdaFixture {
@@ -149,7 +149,7 @@ func (f *lambdaFixture) handler(t *testing.T, authn status.Authenticator) lambda
 	}
 	results.Put("r.json", []byte(`{}`))
 	logger := slog.New(invocationAttrs{slog.NewJSONHandler(f.logs, nil)})
-	return newHandler(logger, status.Config{Logger: logger, Auth: authn, Jobs: f.jobs, Results: results})
+	return newHandler(logger, nil, status.Config{Logger: logger, Auth: authn, Jobs: f.jobs, Results: results})
 }
 
 func (f *lambdaFixture) jwtAuth(t *testing.T) status.Authenticator {
@@ -367,4 +367,45 @@ func TestMain(m *testing.M) {
 		os.Unsetenv(k)
 	}
 	os.Exit(m.Run())
+}
+
+// TestSpansFollowTheInvocation: with tracing on, each invocation's server
+// span is exported before Invoke returns, under the trace Lambda gave the
+// invocation when the event itself carries no trace header.
+func TestSpansFollowTheInvocation(t *testing.T) {
+	f := newLambdaFixture(t)
+	var spans bytes.Buffer
+	tr, err := tracing.NewLocal(context.Background(), tracing.LocalStdout, &spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := fakes.NewResults("https://bucket.test/", time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
+	h := newHandler(logger, tr, status.Config{Logger: logger, Auth: f.jwtAuth(t), Jobs: f.jobs, Results: results,
+		TracerProvider: tr.TracerProvider, Propagator: tr.Propagator})
+	//lint:ignore SA1029 aws-lambda-go uses this very string key.
+	ctx := context.WithValue(context.Background(), "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	ev := event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}
+	if _, err := h.Invoke(ctx, ev.render(t)); err != nil {
+		t.Fatal(err)
+	}
+	type exported struct {
+		Name        string
+		SpanContext struct{ TraceID string }
+		Parent      struct{ SpanID string }
+	}
+	var span exported
+	for dec := json.NewDecoder(&spans); span.Name != "GET /api/vpr/status/{job_id}"; {
+		span = exported{}
+		if err := dec.Decode(&span); err != nil {
+			t.Fatalf("no server span exported by the time Invoke returned: %v", err)
+		}
+	}
+	if span.Name != "GET /api/vpr/status/{job_id}" || span.SpanContext.TraceID != "5759e988bd862e3fe1be46a994272793" ||
+		span.Parent.SpanID != "53995c3f42cd8ad8" {
+		t.Errorf("span %+v: want the route's name under Lambda's trace and segment", span)
+	}
 }
