@@ -99,6 +99,10 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 		ew.logger.ErrorContext(r.Context(), "request failed", "status", p.Status, "path", r.URL.Path, "err", err)
 	case p.Status == http.StatusServiceUnavailable:
 		ew.logger.WarnContext(r.Context(), "dependency unavailable", "path", r.URL.Path, "err", err)
+	case p.Status == http.StatusGone:
+		// Expected when results age out, but also what a role that lost
+		// s3:GetObject looks like (S3 answers 403 either way): keep the cause.
+		ew.logger.InfoContext(r.Context(), "result gone", "path", r.URL.Path, "err", err)
 	}
 	writeJSON(w, r, p.Status, "application/problem+json", p)
 }
