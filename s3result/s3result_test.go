@@ -146,3 +146,30 @@ func TestCallTimeout(t *testing.T) {
 		t.Errorf("took %v, want about 100ms", d)
 	}
 }
+
+// headFunc is a HeadObjectAPI of one function.
+type headFunc func(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+
+func (f headFunc) HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	return f(ctx, in, optFns...)
+}
+
+func TestWithHeadObject(t *testing.T) {
+	var asked string
+	head := headFunc(func(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+		asked = aws.ToString(in.Bucket) + "/" + aws.ToString(in.Key)
+		return &s3.HeadObjectOutput{}, nil
+	})
+	// No server behind the endpoint: only the injected HeadObject may be asked.
+	s := s3result.New(client("http://127.0.0.1:1", static), "results", s3result.WithHeadObject(head))
+	u, err := s.SignResult(context.Background(), "jobs/1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if asked != "results/jobs/1.json" {
+		t.Errorf("HeadObject asked for %q, want results/jobs/1.json", asked)
+	}
+	if !strings.Contains(u.URL, "/results/jobs/1.json?") || !strings.Contains(u.URL, "X-Amz-Signature=") {
+		t.Errorf("URL %q is not a presigned GET of results/jobs/1.json", u.URL)
+	}
+}
