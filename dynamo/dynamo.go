@@ -124,6 +124,18 @@ func (s *JobStore) Job(ctx context.Context, id string) (*status.Job, error) {
 		return nil, fmt.Errorf("%w: job %s has no user_id", status.ErrBadRecord, id)
 	case rec.Status == "":
 		return nil, fmt.Errorf("%w: job %s has no status", status.ErrBadRecord, id)
+	case rec.CreatedAt == "":
+		return nil, fmt.Errorf("%w: job %s has no created_at", status.ErrBadRecord, id)
+	}
+	// The timestamps go to clients as they are, and the contract promises
+	// RFC 3339: a worker writing anything else is a bug to report, not to pass on.
+	for name, v := range map[string]string{"created_at": rec.CreatedAt, "started_at": rec.StartedAt, "completed_at": rec.CompletedAt} {
+		if v == "" {
+			continue
+		}
+		if _, err := time.Parse(time.RFC3339, v); err != nil {
+			return nil, fmt.Errorf("%w: job %s: %s %q is not RFC 3339", status.ErrBadRecord, id, name, v)
+		}
 	}
 	job := &status.Job{
 		ID:          id,

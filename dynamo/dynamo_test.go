@@ -117,10 +117,10 @@ func TestDecodeOptional(t *testing.T) {
 		wantState status.State
 		wantTTL   time.Time
 	}{
-		{"minimal", map[string]types.AttributeValue{"user_id": s("u"), "status": s("PENDING")}, status.Pending, time.Time{}},
-		{"ttl zero is none", map[string]types.AttributeValue{"user_id": s("u"), "status": s("PENDING"), "ttl": n("0")}, status.Pending, time.Time{}},
-		{"fractional ttl", map[string]types.AttributeValue{"user_id": s("u"), "status": s("FAILED"), "ttl": n("100.5")}, status.Failed, time.Unix(100, 5e8)},
-		{"unknown status passes through", map[string]types.AttributeValue{"user_id": s("u"), "status": s("CANCELLED")}, "CANCELLED", time.Time{}},
+		{"minimal", map[string]types.AttributeValue{"user_id": s("u"), "status": s("PENDING"), "created_at": s(created)}, status.Pending, time.Time{}},
+		{"ttl zero is none", map[string]types.AttributeValue{"user_id": s("u"), "status": s("PENDING"), "created_at": s(created), "ttl": n("0")}, status.Pending, time.Time{}},
+		{"fractional ttl", map[string]types.AttributeValue{"user_id": s("u"), "status": s("FAILED"), "created_at": s(created), "ttl": n("100.5")}, status.Failed, time.Unix(100, 5e8)},
+		{"unknown status passes through", map[string]types.AttributeValue{"user_id": s("u"), "status": s("CANCELLED"), "created_at": s(created)}, "CANCELLED", time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,6 +135,9 @@ func TestDecodeOptional(t *testing.T) {
 	}
 }
 
+// created is a well-formed created_at.
+const created = "2026-11-29T12:00:00Z"
+
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -146,7 +149,10 @@ func TestErrors(t *testing.T) {
 		{"no user_id", map[string]types.AttributeValue{"status": s("PENDING")}, nil, status.ErrBadRecord},
 		{"no status", map[string]types.AttributeValue{"user_id": s("u")}, nil, status.ErrBadRecord},
 		{"user_id a map", map[string]types.AttributeValue{"user_id": &types.AttributeValueMemberM{}, "status": s("PENDING")}, nil, status.ErrBadRecord},
-		{"ttl not a number", map[string]types.AttributeValue{"user_id": s("u"), "status": s("PENDING"), "ttl": s("soon")}, nil, status.ErrBadRecord},
+		{"ttl not a number", map[string]types.AttributeValue{"user_id": s("u"), "status": s("PENDING"), "created_at": s(created), "ttl": s("soon")}, nil, status.ErrBadRecord},
+		{"no created_at", map[string]types.AttributeValue{"user_id": s("u"), "status": s("PENDING")}, nil, status.ErrBadRecord},
+		{"created_at not RFC 3339", map[string]types.AttributeValue{"user_id": s("u"), "status": s("PENDING"), "created_at": s("29/11/2026 12:00")}, nil, status.ErrBadRecord},
+		{"completed_at not RFC 3339", map[string]types.AttributeValue{"user_id": s("u"), "status": s("COMPLETED"), "created_at": s(created), "completed_at": s("yesterday")}, nil, status.ErrBadRecord},
 		{"provisioned throughput", nil, &smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException"}, status.ErrUnavailable},
 		{"throttling", nil, &smithy.GenericAPIError{Code: "ThrottlingException"}, status.ErrUnavailable},
 		{"request limit", nil, &smithy.GenericAPIError{Code: "RequestLimitExceeded"}, status.ErrUnavailable},
