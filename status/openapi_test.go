@@ -12,12 +12,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/careervp/vprstatus/auth"
 	"github.com/careervp/vprstatus/status"
 )
 
@@ -267,6 +269,54 @@ func TestOpenAPIContract(t *testing.T) {
 				t.Errorf("answer %d to %s %s does not match the document: %v\nheaders: %v\nbody: %s",
 					w.Code, r.Method, r.URL, err, w.Header(), w.Body)
 			}
+			// The same case as deployed: token cache and both limiters on,
+			// so the answers carry the RateLimit fields the document describes.
+			r = c.request(t, f)
+			w = serve(f.configured(t, status.Config{
+				Auth:        auth.NewCache(hmacVerifier(t), auth.CacheOptions{Now: func() time.Time { return testNow }}),
+				Limiter:     newLimiter(t, 5, 100),
+				AddrLimiter: newLimiter(t, 5, 50),
+			}), r)
+			if w.Header().Get("RateLimit") == "" {
+				t.Errorf("no RateLimit field with limiters on: %v", w.Header())
+			}
+			if err := ct.validateResponse(ctx, in, w.Code, w.Header(), w.Body.Bytes()); err != nil {
+				t.Errorf("with limiters, answer %d to %s %s does not match the document: %v\nheaders: %v\nbody: %s",
+					w.Code, r.Method, r.URL, err, w.Header(), w.Body)
+			}
+		})
+	}
+}
+
+// TestOpenAPIContractOverTheLimit validates the 429s of a user over the
+// limit and of an address flooding garbage tokens.
+func TestOpenAPIContractOverTheLimit(t *testing.T) {
+	ct := loadContract(t)
+	ctx := context.Background()
+	f := newFixture(t)
+	h := f.configured(t, status.Config{
+		Auth:        auth.NewCache(hmacVerifier(t), auth.CacheOptions{Now: func() time.Time { return testNow }}),
+		Limiter:     newLimiter(t, 1, 2),
+		AddrLimiter: newLimiter(t, 1, 2),
+	})
+	for name, tok := range map[string]string{"user": f.token(t, alice), "address": "a.b.c"} {
+		t.Run(name, func(t *testing.T) {
+			var w *httptest.ResponseRecorder
+			var in *openapi3filter.RequestValidationInput
+			for range 3 {
+				r := get("/api/vpr/status/"+idPending, tok, "")
+				var err error
+				if in, _, err = ct.validateRequest(ctx, r.Clone(ctx)); err != nil {
+					t.Fatal(err)
+				}
+				w = serve(h, r)
+			}
+			if w.Code != http.StatusTooManyRequests {
+				t.Fatalf("third request: %d, want 429", w.Code)
+			}
+			if err := ct.validateResponse(ctx, in, w.Code, w.Header(), w.Body.Bytes()); err != nil {
+				t.Errorf("429 does not match the document: %v\nheaders: %v\nbody: %s", err, w.Header(), w.Body)
+			}
 		})
 	}
 }
@@ -430,7 +480,7 @@ func TestOpenAPIContractCatchesDrift(t *testing.T) {
 			header: asProblem("Retry-After", "3", "RateLimit", `"default";r=0;t=3`, "RateLimit-Policy", `"default";q=10;w=2`),
 			body:   `{"type":"about:blank","title":"Too Many Requests","status":429,"error":"Too many requests","message":"m"}`},
 		{name: "rate limit fields on a 202", code: 202, body: pending,
-			header: asJSON("Retry-After", "2", "ETag", `"x"`, "RateLimit", `"default";r=7;t=1, "burst";r=1`, "RateLimit-Policy", `"default";q=10;w=2;qu="requests";pk=:cHJvamVjdA==:`)},
+			header: asJSON("Retry-After", "2", "ETag", `"x"`, "RateLimit", `"default";r=7;t=1`, "RateLimit-Policy", `"default";q=10;w=2`)},
 		{name: "unavailable", code: 503, header: asProblem("Retry-After", "1"),
 			body: `{"type":"about:blank","title":"Service Unavailable","status":503,"error":"Service unavailable"}`},
 		{name: "unknown path", path: "/nope", code: 404, header: asProblem(), body: notFound},
@@ -443,6 +493,10 @@ func TestOpenAPIContractCatchesDrift(t *testing.T) {
 			body:   `{"type":"about:blank","title":"Too Many Requests","status":429,"error":"Too many requests","message":"m"}`},
 	}
 	drifted := []answer{
+		{name: "rate limit policy in another form", code: 202, body: pending,
+			header: asJSON("Retry-After", "2", "ETag", `"x"`, "RateLimit-Policy", `"default";quota=10;window=2`)},
+		{name: "rate limit without its reset", code: 202, body: pending,
+			header: asJSON("Retry-After", "2", "ETag", `"x"`, "RateLimit", `"default";r=7`)},
 		{name: "202 with an extra member", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`),
 			body: strings.Replace(pending, `{`, `{"progress":50,`, 1)},
 		{name: "202 without created_at", code: 202, header: asJSON("Retry-After", "2", "ETag", `"x"`),
