@@ -97,13 +97,13 @@ func (c *Cache) Lookup(r *http.Request) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	e, ok := c.get(sha256.Sum256([]byte(tok)), c.now())
+	e, ok := c.get(keyOf(tok), c.now())
 	return e.user, ok
 }
 
 // Verify returns the claims of raw, from the cache or from the verifier.
 func (c *Cache) Verify(raw string) (Claims, error) {
-	key := sha256.Sum256([]byte(raw))
+	key := keyOf(raw)
 	now := c.now()
 	if e, ok := c.get(key, now); ok {
 		return Claims{UserID: e.user, ExpiresAt: time.Unix(0, e.exp)}, nil
@@ -140,6 +140,18 @@ func (c *Cache) Len() int {
 }
 
 type tokenKey [sha256.Size]byte
+
+// keyOf returns the cache key of raw. It hashes a copy on the stack: the
+// plain conversion to []byte puts every token longer than 32 bytes on the
+// heap, and at a token's length that allocation cost about as much as the
+// hash itself, on every request.
+func keyOf(raw string) tokenKey {
+	var buf [MaxHeaderBytes]byte // BearerToken passes no longer token
+	if len(raw) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], raw...))
+	}
+	return sha256.Sum256([]byte(raw))
+}
 
 type cacheEntry struct {
 	user  string
