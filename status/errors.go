@@ -104,7 +104,7 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 		// s3:GetObject looks like (S3 answers 403 either way): keep the cause.
 		ew.logger.InfoContext(r.Context(), "result gone", "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, r, p.Status, "application/problem+json", p)
+	writeJSON(w, r, p.Status, problemType, p)
 }
 
 // retryAfter renders d as whole seconds, rounded up and at least 1, so a

@@ -3,7 +3,6 @@ package status
 import (
 	"encoding/binary"
 	"encoding/hex"
-	"hash/fnv"
 	"net/http"
 	"strings"
 	"time"
@@ -39,12 +38,11 @@ type failedBody struct {
 }
 
 // handleStatus answers GET /api/vpr/status/{job_id} for an authenticated caller.
-func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() time.Time, poll time.Duration) http.Handler {
-	pollAfter := retryAfter(poll)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, ok := auth.User(r.Context())
-		if !ok {
-			// The route is always wrapped by authenticate; reaching here is a bug.
+func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() time.Time, poll time.Duration) userHandler {
+	pollAfter := shared(retryAfter(poll))
+	return func(w http.ResponseWriter, r *http.Request, user string) {
+		if user == "" {
+			// authenticate hands over a user id or answers itself; reaching here is a bug.
 			ew.write(w, r, auth.ErrNoCredentials)
 			return
 		}
@@ -70,13 +68,13 @@ func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() t
 		case Pending, Processing:
 			tag := etag(job)
 			h := w.Header()
-			h.Set("ETag", tag)
-			h.Set("Retry-After", pollAfter)
+			h[hdrETag] = []string{tag}
+			h[hdrRetryAfter] = pollAfter
 			if etagMatch(r.Header.Get("If-None-Match"), tag) {
 				w.WriteHeader(http.StatusNotModified)
 				return
 			}
-			writeJSON(w, r, http.StatusAccepted, "application/json", pendingBody{
+			writeJSON(w, r, http.StatusAccepted, jsonType, pendingBody{
 				JobID: job.ID, Status: job.State, CreatedAt: job.CreatedAt, StartedAt: job.StartedAt,
 			})
 		case Completed:
@@ -89,7 +87,7 @@ func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() t
 				ew.write(w, r, err)
 				return
 			}
-			writeJSON(w, r, http.StatusOK, "application/json", completedBody{
+			writeJSON(w, r, http.StatusOK, jsonType, completedBody{
 				JobID: job.ID, Status: job.State, CreatedAt: job.CreatedAt, CompletedAt: job.CompletedAt,
 				ResultURL: u.URL, ResultURLExpiresAt: u.ExpiresAt.UTC().Format(time.RFC3339),
 				TokenUsage: job.TokenUsage,
@@ -99,13 +97,13 @@ func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() t
 			if msg == "" {
 				msg = "Unknown error"
 			}
-			writeJSON(w, r, http.StatusOK, "application/json", failedBody{
+			writeJSON(w, r, http.StatusOK, jsonType, failedBody{
 				JobID: job.ID, Status: job.State, CreatedAt: job.CreatedAt, Error: msg,
 			})
 		default:
 			ew.write(w, r, errUnknownState)
 		}
-	})
+	}
 }
 
 // ValidJobID reports whether id is a UUID in its canonical 8-4-4-4-12 hex
@@ -133,15 +131,29 @@ func ValidJobID(id string) bool {
 // etag is a strong validator over what a 202 answer shows of the job. Only
 // unfinished jobs get one: a 304 must never leave a client holding an expired
 // result URL.
+//
+// It is the 64-bit FNV-1a hash (hash/fnv's New64a) of the fields, each
+// followed by a zero byte, computed inline so that the only allocation is
+// the quoted hex string.
 func etag(j *Job) string {
-	h := fnv.New64a()
+	const (
+		offset64 = 14695981039346656037
+		prime64  = 1099511628211
+	)
+	h := uint64(offset64)
 	for _, s := range [...]string{j.ID, string(j.State), j.CreatedAt, j.StartedAt} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= prime64
+		}
+		h *= prime64 // the zero byte: h ^= 0 changes nothing
 	}
 	var sum [8]byte
-	binary.BigEndian.PutUint64(sum[:], h.Sum64())
-	return `"` + hex.EncodeToString(sum[:]) + `"`
+	binary.BigEndian.PutUint64(sum[:], h)
+	var tag [2 + 2*len(sum)]byte
+	tag[0], tag[len(tag)-1] = '"', '"'
+	hex.Encode(tag[1:len(tag)-1], sum[:])
+	return string(tag[:])
 }
 
 // etagMatch implements the weak comparison If-None-Match asks for (RFC 9110

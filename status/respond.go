@@ -12,10 +12,25 @@ import (
 // status line is written, so an encoding failure can still become a 500.
 var bufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// Header names in canonical form and values every answer can share (see
+// shared): setting them directly spares the canonicalisation and an
+// allocation per header per answer. Never written to.
+const (
+	hdrContentType   = "Content-Type"
+	hdrContentLength = "Content-Length"
+	hdrETag          = "Etag"
+	hdrRetryAfter    = "Retry-After"
+)
+
+var (
+	jsonType    = shared("application/json")
+	problemType = shared("application/problem+json")
+)
+
 // writeJSON encodes v as the body of a code answer. HEAD answers carry the
 // headers only: net/http drops HEAD bodies itself, but Lambda adapters relay
 // whatever the handler writes.
-func writeJSON(w http.ResponseWriter, r *http.Request, code int, contentType string, v any) {
+func writeJSON(w http.ResponseWriter, r *http.Request, code int, contentType []string, v any) {
 	buf := bufs.Get().(*bytes.Buffer)
 	defer func() {
 		buf.Reset()
@@ -30,8 +45,8 @@ func writeJSON(w http.ResponseWriter, r *http.Request, code int, contentType str
 		panic(err)
 	}
 	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h[hdrContentType] = contentType
+	h[hdrContentLength] = []string{strconv.Itoa(buf.Len())}
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
 		w.Write(buf.Bytes())
