@@ -3,8 +3,7 @@
 # ${VPR_PEERS_DIR:-<repo>/.peers}. Idempotent: a peer already installed at the
 # pinned version is left alone, so CI and developers can run it every time.
 #
-# One function per peer; add new ones (e.g. the Lambda Runtime Interface
-# Emulator) beside these and call them from main.
+# One function per peer, each called from main.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,6 +11,9 @@ PEERS=${VPR_PEERS_DIR:-$repo/.peers}
 
 DYNALITE_VERSION=4.0.0
 S3RVER_VERSION=3.7.1
+# The Lambda Runtime Interface Emulator, built from the Go module proxy.
+RIE_MODULE=github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
 
 # npm_installed PKG VERSION: is PKG@VERSION already in $PEERS/node_modules?
 npm_installed() {
@@ -37,10 +39,26 @@ npm_peer() {
 install_dynalite() { npm_peer dynalite "$DYNALITE_VERSION"; }
 install_s3rver() { npm_peer s3rver "$S3RVER_VERSION"; }
 
+# install_rie builds aws-lambda-rie into $PEERS/bin (about 15 s), unless a
+# binary built from the pinned version is there already. The integration
+# tests run the Lambda bootstrap under it.
+install_rie() {
+	local bin=$PEERS/bin/aws-lambda-rie
+	command -v go >/dev/null || { echo "peers: go is required to build aws-lambda-rie" >&2; exit 1; }
+	if [[ -x $bin ]] && go version -m "$bin" | grep -q "[[:space:]]$RIE_VERSION[[:space:]]"; then
+		echo "peers: aws-lambda-rie@$RIE_VERSION already installed"
+		return
+	fi
+	mkdir -p "$PEERS/bin"
+	echo "peers: installing aws-lambda-rie@$RIE_VERSION into $PEERS/bin"
+	GOBIN="$PEERS/bin" go install "$RIE_MODULE@$RIE_VERSION"
+}
+
 main() {
 	command -v npm >/dev/null || { echo "peers: npm is required (apt-get install nodejs npm)" >&2; exit 1; }
 	install_dynalite
 	install_s3rver
+	install_rie
 }
 
 main "$@"
