@@ -6,6 +6,12 @@
 //
 //	bash .ci/peers.sh && go test -race ./integration/...
 //
+// The Lambda function (cmd/lambda) is also run as deployed, under the AWS
+// Lambda Runtime Interface Emulator ($VPR_PEERS_DIR/bin/aws-lambda-rie,
+// which peers.sh builds too) with the same servers behind it, and invoked
+// with API Gateway and function URL events. TestColdStart measures its cold
+// start when VPR_COLDSTART=1.
+//
 // Without the servers the tests skip, unless VPR_REQUIRE_PEERS=1 (as CI
 // sets it), when they fail.
 package integration

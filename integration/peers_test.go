@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,6 +50,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	stop()
+	runAtExit()
 	os.Exit(code)
 }
 
@@ -58,10 +60,39 @@ func needPeers(t *testing.T) {
 	switch {
 	case env.err != nil:
 		t.Fatalf("protocol peers failed to start: %v", env.err)
-	case env.missing != "" && os.Getenv("VPR_REQUIRE_PEERS") == "1":
-		t.Fatalf("VPR_REQUIRE_PEERS=1 but %s", env.missing)
 	case env.missing != "":
-		t.Skip(env.missing)
+		missingPeer(t, env.missing)
+	}
+}
+
+// missingPeer stops t because a peer is not installed (why says which, and
+// how to install it): a skip, or a failure under VPR_REQUIRE_PEERS=1.
+func missingPeer(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("VPR_REQUIRE_PEERS") == "1" {
+		t.Fatalf("VPR_REQUIRE_PEERS=1 but %s", why)
+	}
+	t.Skip(why)
+}
+
+// atExit holds clean-ups of things the tests share (a built binary, say),
+// which TestMain runs after all tests.
+var atExit struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func addAtExit(fn func()) {
+	atExit.mu.Lock()
+	defer atExit.mu.Unlock()
+	atExit.fns = append(atExit.fns, fn)
+}
+
+func runAtExit() {
+	atExit.mu.Lock()
+	defer atExit.mu.Unlock()
+	for _, fn := range atExit.fns {
+		fn()
 	}
 }
 
@@ -166,31 +197,57 @@ type peer struct {
 	addr string
 	out  *syncBuffer
 	done chan struct{} // closed when the process has exited
+	// graceful: stop asks with SIGTERM before it kills, for processes with
+	// children of their own to shut down (the Lambda emulator).
+	graceful bool
+	stopOnce sync.Once
 }
 
 // startPeer runs bin with the arguments args gives for a free port, and
-// waits until it accepts connections. A port taken between choosing and
-// binding makes the process exit; then it tries another.
+// waits until it accepts connections.
 func startPeer(bin string, args func(port int) []string) (*peer, error) {
+	return startProcess(func(port int) (*exec.Cmd, error) {
+		return exec.Command(bin, args(port)...), nil
+	})
+}
+
+// startProcess starts the command that command makes for a free port, and
+// waits until it accepts connections there. A port taken between choosing
+// and binding makes the process exit; then it tries another.
+func startProcess(command func(port int) (*exec.Cmd, error)) (*peer, error) {
 	var lastErr error
 	for range 3 {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		p := &peer{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &syncBuffer{}, done: make(chan struct{})}
-		p.cmd = exec.Command(bin, args(port)...)
-		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-		if err := p.cmd.Start(); err != nil {
+		cmd, err := command(port)
+		if err != nil {
 			return nil, err
 		}
-		go func() { p.cmd.Wait(); close(p.done) }()
+		p, err := launch(cmd, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			return nil, err
+		}
 		if lastErr = p.waitReady(15 * time.Second); lastErr == nil {
 			return p, nil
 		}
 		p.stop()
 	}
 	return nil, lastErr
+}
+
+// launch starts cmd, which is to listen on addr, capturing its output.
+func launch(cmd *exec.Cmd, addr string) (*peer, error) {
+	p := &peer{cmd: cmd, addr: addr, out: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	// A child that keeps the output pipe open must not hold up Wait.
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { cmd.Wait(); close(p.done) }()
+	return p, nil
 }
 
 func (p *peer) waitReady(timeout time.Duration) error {
@@ -205,14 +262,26 @@ func (p *peer) waitReady(timeout time.Duration) error {
 			c.Close()
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 	return fmt.Errorf("not listening on %s after %v: %s", p.addr, timeout, p.out.String())
 }
 
+// stop ends the process and waits until it has exited. It may be called
+// more than once.
 func (p *peer) stop() {
-	p.cmd.Process.Kill()
-	<-p.done
+	p.stopOnce.Do(func() {
+		if p.graceful {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+				return
+			case <-time.After(3 * time.Second):
+			}
+		}
+		p.cmd.Process.Kill()
+		<-p.done
+	})
 }
 
 // freePort returns a loopback port that was free a moment ago. (dynalite
