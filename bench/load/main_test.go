@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for the command when run serves
+// the floor as a child (os.Executable is the test binary then).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-serve-floor" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func TestCheck(t *testing.T) {
+	ps := newPollers(2)
+	ps[0].job, ps[1].job = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+	owner := map[string]int{ps[0].job: 0, ps[1].job: 1}
+	body := func(id, url string) []byte {
+		return fmt.Appendf(nil, `{"job_id":%q,"status":"COMPLETED","created_at":"2026-01-01T00:00:00Z","result_url":%q,"result_url_expires_at":"2026-01-01T01:00:00Z"}`, id, url)
+	}
+	tests := []struct {
+		name string
+		code int
+		body []byte
+		err  error
+		want string // prefix of the complaint; "" for none
+	}{
+		{"own job", 200, body(ps[0].job, "http://127.0.0.1/r/"+ps[0].job+".json"), nil, ""},
+		{"another's job", 200, body(ps[1].job, "http://127.0.0.1/r/x.json"), nil, "wrong"},
+		{"another's result URL", 200, body(ps[0].job, "http://127.0.0.1/r/"+ps[1].job+".json"), nil, "wrong"},
+		{"no job at all", 200, body("", ""), nil, "wrong"},
+		{"not JSON", 200, []byte("<html>"), nil, "200 with a body"},
+		{"429", 429, []byte(`{"error":"Too many requests"}`), nil, "429"},
+		{"503", 503, nil, nil, "503"},
+		{"transport", 0, nil, errors.New("connection reset"), "connection reset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := check(tt.code, tt.body, tt.err, 0, ps[0], owner)
+			if tt.want == "" && got != "" || !strings.HasPrefix(got, tt.want) {
+				t.Errorf("check = %q, want %q…", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRun polls both targets briefly: cmd/local built from this module,
+// and the floor served by this test binary.
+func TestRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/local")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	var errs lockedBuffer // both children write to it
+	err := run(ctx, []string{"load", "-n", "200", "-c", "4", "-rounds", "2", "-duration", "10s"}, &out, &errs)
+	if err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, &out, errs.String())
+	}
+	for _, want := range []string{`all\s+local\s+200\s`, `all\s+floor\s+200\s`, `local/floor requests a second: \d`} {
+		if !regexp.MustCompile(want).Match(out.Bytes()) {
+			t.Errorf("output lacks %s:\n%s", want, &out)
+		}
+	}
+	t.Log(out.String())
+}
+
+// lockedBuffer is a bytes.Buffer for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-target", "elsewhere"},
+		{"-c", "0"},
+		{"-n", "10", "-c", "20"},
+		{"-duration", "1h"},
+		{"extra"},
+	} {
+		if _, err := parseFlags(append([]string{"load"}, args...), new(bytes.Buffer)); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	o, err := parseFlags([]string{"load"}, new(bytes.Buffer))
+	if err != nil || o.n != 20_000 || o.c != 32 || len(o.targets) != 2 || o.duration != 30*time.Second {
+		t.Errorf("defaults: %+v, %v", o, err)
+	}
+}
