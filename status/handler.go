@@ -38,11 +38,12 @@ type failedBody struct {
 }
 
 // handleStatus answers GET /api/vpr/status/{job_id} for an authenticated caller.
-func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() time.Time, poll time.Duration) userHandler {
+func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() time.Time, poll time.Duration) http.Handler {
 	pollAfter := shared(retryAfter(poll))
-	return func(w http.ResponseWriter, r *http.Request, user string) {
-		if user == "" {
-			// authenticate hands over a user id or answers itself; reaching here is a bug.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, ok := auth.User(r.Context())
+		if !ok {
+			// The route is always wrapped by authenticate; reaching here is a bug.
 			ew.write(w, r, auth.ErrNoCredentials)
 			return
 		}
@@ -103,7 +104,7 @@ func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() t
 		default:
 			ew.write(w, r, errUnknownState)
 		}
-	}
+	})
 }
 
 // ValidJobID reports whether id is a UUID in its canonical 8-4-4-4-12 hex

@@ -9,7 +9,7 @@ type routeDeps struct {
 	users, addrs *limits // nil: no limit
 	cors         *corsPolicy
 	tr           *tracing
-	status       userHandler
+	status       http.Handler
 }
 
 // addRoutes lists the whole API surface.
