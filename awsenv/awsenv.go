@@ -129,6 +129,10 @@ type Backends struct {
 	Jobs     *dynamo.JobStore // a status.JobStore
 	Results  *s3result.Signer // a status.URLSigner
 	Settings Settings         // as read, for a start-up log line
+	// The clients under the adapters, for development tools that write
+	// (cmd/local -seed); the service itself only reads through the adapters.
+	DynamoDB *dynamodb.Client
+	S3       *s3.Client
 }
 
 // Load reads Settings through getenv, loads the SDK's configuration and
@@ -202,5 +206,7 @@ func New(cfg aws.Config, s Settings) *Backends {
 		Jobs:     dynamo.New(db, s.JobsTable, dynamo.WithCallTimeout(s.CallTimeout)),
 		Results:  s3result.New(objects, s.ResultsBucket, s3result.WithTTL(s.URLTTL), s3result.WithCallTimeout(s.CallTimeout)),
 		Settings: s,
+		DynamoDB: db,
+		S3:       objects,
 	}
 }

@@ -41,6 +41,7 @@ type options struct {
 	users, addrs  ratelimit.Options
 	trace         string
 	corsOrigins   string
+	seed          bool
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -62,6 +63,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.Float64Var(&o.users.Rate, "rate-limit-rps", o.users.Rate, "requests a second each user may make, sustained ("+ratelimit.EnvRate+")")
 	fs.IntVar(&o.users.Burst, "rate-limit-burst", o.users.Burst, "requests each user may make at once ("+ratelimit.EnvBurst+")")
 	fs.StringVar(&o.trace, "trace", "", `export spans: "stdout" (JSON on stdout) or "otlp" (OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318); off when empty`)
+	fs.BoolVar(&o.seed, "seed", false, "with -backend aws: create the jobs table and the results bucket if missing, and put a demo job in every state in them (for local servers such as dynalite and s3rver)")
 	fs.StringVar(&o.corsOrigins, "cors-origins", "*", `comma-separated web origins whose pages may read answers ("*": any; "": no CORS)`)
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
@@ -78,6 +80,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if o.backend != "fakes" && o.backend != "aws" {
 		return o, fmt.Errorf(`-backend %q: want "fakes" or "aws"`, o.backend)
+	}
+	if o.seed && o.backend != "aws" {
+		return o, errors.New("-seed goes with -backend aws (the in-memory backend always has its demo jobs)")
 	}
 	if o.pendingFor < 0 || o.processingFor < 0 || o.urlTTL <= 0 || o.jobTTL < 0 {
 		return o, errors.New("durations must not be negative, and -url-ttl must be positive")
@@ -152,6 +157,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		cfg.Jobs, cfg.Results = backends.Jobs, backends.Results
+		if o.seed {
+			if demo, err = seedAWS(ctx, backends, demoUser); err != nil {
+				return err
+			}
+		}
 		logger.Info("serving from AWS backends",
 			"jobs_table", backends.Settings.JobsTable, "results_bucket", backends.Settings.ResultsBucket,
 			"dynamodb", orDefault(backends.Settings.DynamoDBEndpoint), "s3", orDefault(backends.Settings.S3Endpoint))
@@ -216,11 +226,13 @@ func printWelcome(w io.Writer, backend, base, token string, demo map[status.Stat
 		for _, s := range []status.State{status.Pending, status.Processing, status.Completed, status.Failed} {
 			fmt.Fprintf(w, "\n  # %s\n  curl -i -H \"Authorization: Bearer $TOKEN\" %s/api/vpr/status/%s\n", s, base, demo[s])
 		}
-		fmt.Fprintf(w, `
+		if backend != "aws" {
+			fmt.Fprintf(w, `
 A job that runs for real (PENDING, PROCESSING, then COMPLETED or FAILED):
 
   curl -s -X POST %[1]s/_local/jobs -d '{"user_id":"%[2]s","outcome":"COMPLETED"}'
 `, base, demoUser)
+		}
 	} else {
 		fmt.Fprintf(w, "Poll a job of the jobs table whose user_id is %q:\n\n  curl -i -H \"Authorization: Bearer $TOKEN\" %s/api/vpr/status/<job_id>\n", demoUser, base)
 	}
