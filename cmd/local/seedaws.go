@@ -37,7 +37,10 @@ func seedAWS(ctx context.Context, b *awsenv.Backends, user string) (map[status.S
 	if err != nil && !errors.As(err, &inUse) {
 		return nil, fmt.Errorf("seed: create table %s: %w", table, err)
 	}
-	if err := dynamodb.NewTableExistsWaiter(b.DynamoDB).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 25*time.Second); err != nil {
+	waiter := dynamodb.NewTableExistsWaiter(b.DynamoDB, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second // the default first wait is 20s
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 25*time.Second); err != nil {
 		return nil, fmt.Errorf("seed: table %s: %w", table, err)
 	}
 	_, err = b.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
