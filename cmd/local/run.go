@@ -145,7 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AddrLimiter:    addrs,
 		TracerProvider: tr.TracerProvider,
 		Propagator:     tr.Propagator,
-		CORSOrigins:    splitList(o.corsOrigins),
+		CORSOrigins:    strings.Split(o.corsOrigins, ","), // blanks are ignored,
 	}
 	var demo map[status.State]string
 	var workers sync.WaitGroup
@@ -244,17 +244,6 @@ A token for another user:
 API description (OpenAPI 3.1): %[1]s/openapi.json
 Health: %[1]s/healthz
 `, base)
-}
-
-// splitList splits a comma-separated list, dropping blanks.
-func splitList(s string) []string {
-	var out []string
-	for v := range strings.SplitSeq(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 func orDefault(endpoint string) string {
