@@ -33,6 +33,7 @@ const (
 	faultMethod      = "method not in the document"
 	faultCredentials = "no bearer token"
 	faultJobID       = "job_id not a UUID"
+	faultPreflight   = "OPTIONS without Origin or Access-Control-Request-Method"
 )
 
 // contract is the loaded document with what validating against it takes.
@@ -96,7 +97,8 @@ func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) er
 
 // validateRequest validates r against the document and returns the input to
 // validate its answer with, and what the document found wrong with r (nil
-// for a valid request).
+// for a valid request). The faults come in the order the validator finds
+// them: credentials, then the path's parameters, then the operation's.
 //
 // A request to a path or with a method the document has no operation for
 // cannot be validated as a request; its answer is validated against the
@@ -130,13 +132,20 @@ func (ct *contract) validateRequest(ctx context.Context, r *http.Request) (*open
 	for _, err := range errs {
 		var sec *openapi3filter.SecurityRequirementsError
 		var req *openapi3filter.RequestError
+		var fault string
 		switch {
 		case errors.As(err, &sec):
-			faults = append(faults, faultCredentials)
+			fault = faultCredentials
 		case errors.As(err, &req) && req.Parameter != nil && req.Parameter.In == "path" && req.Parameter.Name == "job_id":
-			faults = append(faults, faultJobID)
+			fault = faultJobID
+		case errors.As(err, &req) && req.Parameter != nil && req.Parameter.In == "header" &&
+			(req.Parameter.Name == "Origin" || req.Parameter.Name == "Access-Control-Request-Method"):
+			fault = faultPreflight
 		default:
 			return in, faults, fmt.Errorf("unexpected request validation error: %w", err)
+		}
+		if !slices.Contains(faults, fault) {
+			faults = append(faults, fault)
 		}
 	}
 	return in, faults, nil
@@ -166,7 +175,7 @@ func (ct *contract) unrouted(r *http.Request, answers map[int]string) (*openapi3
 // validateResponse validates an answer, status, headers and body, to the
 // request of in.
 func (ct *contract) validateResponse(ctx context.Context, in *openapi3filter.RequestValidationInput, code int, header http.Header, body []byte) error {
-	if in.Request.Method == http.MethodHead || code == http.StatusNotModified {
+	if in.Request.Method == http.MethodHead || code == http.StatusNotModified || code == http.StatusNoContent {
 		return ct.validateBodiless(ctx, in, code, header, body)
 	}
 	res := &openapi3filter.ResponseValidationInput{
@@ -180,9 +189,11 @@ func (ct *contract) validateResponse(ctx context.Context, in *openapi3filter.Req
 }
 
 // validateBodiless validates an answer that has no body: one to a HEAD
-// request, or a 304. openapi3filter.ValidateResponse does not look at these at
-// all (it returns nil for them), so this checks them itself, using the
-// library's header decoding and schema validation for each documented header.
+// request, a 304, or a 204 (the CORS preflight's). openapi3filter.ValidateResponse
+// does not look at the first two at all (it returns nil for them), and checks
+// a 204's headers but not that it has no body, so this checks them itself,
+// using the library's header decoding and schema validation for each
+// documented header.
 func (ct *contract) validateBodiless(ctx context.Context, in *openapi3filter.RequestValidationInput, code int, header http.Header, body []byte) error {
 	ref := in.Route.Operation.Responses.Status(code)
 	if ref == nil || ref.Value == nil {
@@ -218,22 +229,30 @@ func (ct *contract) validateBodiless(ctx context.Context, in *openapi3filter.Req
 
 // requestFaults is what the document must find wrong with the request r,
 // worked out without the document: a path or method it has no operation for,
-// no credentials, or a job id status.ValidJobID refuses. This pins the
-// document's UUID pattern to the handler's own check on every case.
+// no credentials (GET and HEAD; a CORS preflight carries none), a job id
+// status.ValidJobID refuses, or an OPTIONS request that is not a CORS
+// preflight. This pins the document's UUID pattern to the handler's own
+// check on every case. The order is validateRequest's.
 func requestFaults(r *http.Request) []string {
 	id, ok := strings.CutPrefix(r.URL.EscapedPath(), "/api/vpr/status/")
 	if !ok || id == "" || strings.Contains(id, "/") {
 		return []string{faultPath}
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return []string{faultMethod}
-	}
 	var faults []string
-	if r.Header.Get("Authorization") == "" {
-		faults = append(faults, faultCredentials)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if r.Header.Get("Authorization") == "" {
+			faults = append(faults, faultCredentials)
+		}
+	case http.MethodOptions:
+	default:
+		return []string{faultMethod}
 	}
 	if id, err := url.PathUnescape(id); err != nil || !status.ValidJobID(id) {
 		faults = append(faults, faultJobID)
+	}
+	if r.Method == http.MethodOptions && (r.Header.Get("Origin") == "" || r.Header.Get("Access-Control-Request-Method") == "") {
+		faults = append(faults, faultPreflight)
 	}
 	return faults
 }
@@ -341,8 +360,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	if item == nil {
 		t.Fatalf("no path %s", path)
 	}
-	if ops := slices.Sorted(maps.Keys(item.Operations())); !slices.Equal(ops, []string{"GET", "HEAD"}) {
-		t.Errorf("operations of %s: %v, want GET and HEAD", path, ops)
+	if ops := slices.Sorted(maps.Keys(item.Operations())); !slices.Equal(ops, []string{"GET", "HEAD", "OPTIONS"}) {
+		t.Errorf("operations of %s: %v, want GET, HEAD and OPTIONS", path, ops)
 	}
 	id := item.Parameters.GetByInAndName("path", "job_id")
 	if id == nil || !id.Required || id.Schema == nil || id.Schema.Value.Pattern == "" {
@@ -378,12 +397,28 @@ func TestOpenAPIDocument(t *testing.T) {
 	} else if len(doc.Security) != 1 || doc.Security[0]["bearerAuth"] == nil {
 		t.Error("bearerAuth is not required of every operation")
 	}
+	// The CORS preflight carries no credentials: it requires none, and it is
+	// told apart by the two headers every browser preflight carries.
+	if op := item.Options; op != nil {
+		if op.Security == nil || len(*op.Security) != 0 {
+			t.Error("OPTIONS does not waive the security requirement (security: [])")
+		}
+		for _, name := range []string{"Origin", "Access-Control-Request-Method"} {
+			if p := op.Parameters.GetByInAndName("header", name); p == nil || !p.Required {
+				t.Errorf("OPTIONS: header %s is not a required parameter", name)
+			}
+		}
+	}
 
-	wantCodes := []string{"200", "202", "304", "401", "403", "404", "410", "429", "500", "503"}
+	wantCodes := map[string][]string{
+		"GET":     {"200", "202", "304", "401", "403", "404", "410", "429", "500", "503"},
+		"HEAD":    {"200", "202", "304", "401", "403", "404", "410", "429", "500", "503"},
+		"OPTIONS": {"204", "405", "429"}, // 405 and 429 where CORS is off
+	}
 	responses := map[string]*openapi3.Response{}
 	for method, op := range item.Operations() {
-		if codes := slices.Sorted(maps.Keys(op.Responses.Map())); !slices.Equal(codes, wantCodes) {
-			t.Errorf("%s answers %v, want %v", method, codes, wantCodes)
+		if codes := slices.Sorted(maps.Keys(op.Responses.Map())); !slices.Equal(codes, wantCodes[method]) {
+			t.Errorf("%s answers %v, want %v", method, codes, wantCodes[method])
 		}
 		for code, r := range op.Responses.Map() {
 			responses[method+" "+code] = r.Value
@@ -397,25 +432,48 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("no #/components/responses/%s for requests outside the paths", name)
 		}
 	}
-	// Headers every answer carries, or may carry once rate limiting lands.
-	every := map[string]bool{"Cache-Control": true, "X-Content-Type-Options": true, "RateLimit": false, "RateLimit-Policy": false}
+	// Headers every answer carries, or may carry where rate limiting or CORS
+	// is on; the preflight's 204 is never rate limited, and always varies.
+	every := map[string]bool{
+		"Cache-Control": true, "X-Content-Type-Options": true, "RateLimit": false, "RateLimit-Policy": false,
+		"Access-Control-Allow-Origin": false, "Access-Control-Expose-Headers": false, "Vary": false,
+	}
+	preflight := map[string]bool{"OPTIONS 204": true, "#/components/responses/Preflight": true}
 	for where, r := range responses {
 		for name, required := range every {
 			h := r.Headers[name]
 			switch {
+			case preflight[where] && (name == "RateLimit" || name == "RateLimit-Policy"):
+				if h != nil {
+					t.Errorf("%s: %s documented, but preflights are not rate limited", where, name)
+				}
 			case h == nil:
 				t.Errorf("%s: no %s header", where, name)
+			case preflight[where] && name == "Vary":
+				if !h.Value.Required {
+					t.Errorf("%s: header Vary not documented as required", where)
+				}
 			case h.Value.Required != required:
 				t.Errorf("%s: header %s required = %v, want %v", where, name, h.Value.Required, required)
 			}
 		}
+		if preflight[where] && len(r.Content) != 0 {
+			t.Errorf("%s: documented with a body", where)
+		}
 	}
 	for where, name := range map[string]string{
 		"GET 202": "Retry-After", "GET 304": "ETag", "GET 429": "Retry-After", "GET 503": "Retry-After",
-		"GET 401": "WWW-Authenticate", "#/components/responses/MethodNotAllowed": "Allow",
+		"GET 401": "WWW-Authenticate", "#/components/responses/MethodNotAllowed": "Allow", "OPTIONS 204": "Allow",
 	} {
-		if h := responses[where].Headers[name]; h == nil || !h.Value.Required {
+		if r := responses[where]; r == nil {
+			t.Errorf("no %s answer", where)
+		} else if h := r.Headers[name]; h == nil || !h.Value.Required {
 			t.Errorf("%s: header %s not documented as required", where, name)
+		}
+	}
+	for _, name := range []string{"Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Max-Age"} {
+		if r := responses["OPTIONS 204"]; r != nil && (r.Headers[name] == nil || r.Headers[name].Value.Required) {
+			t.Errorf("OPTIONS 204: %s not documented as an optional header (a refused preflight has none)", name)
 		}
 	}
 	for where, r := range responses {
@@ -438,8 +496,11 @@ func TestOpenAPIContractCatchesDrift(t *testing.T) {
 		pending   = `{"job_id":"11111111-1111-4111-8111-111111111111","status":"PENDING","created_at":"2026-11-29T11:59:00Z"}`
 		completed = `{"job_id":"33333333-3333-4333-8333-333333333333","status":"COMPLETED","created_at":"2026-11-29T11:59:00Z",` +
 			`"result_url":"https://results.test/r/x","result_url_expires_at":"2026-11-29T13:00:00Z"}`
-		failed   = `{"job_id":"44444444-4444-4444-8444-444444444444","status":"FAILED","created_at":"2026-11-29T11:59:00Z","error":"x"}`
-		notFound = `{"type":"about:blank","title":"Not Found","status":404,"error":"Not found"}`
+		failed     = `{"job_id":"44444444-4444-4444-8444-444444444444","status":"FAILED","created_at":"2026-11-29T11:59:00Z","error":"x"}`
+		notFound   = `{"type":"about:blank","title":"Not Found","status":404,"error":"Not found"}`
+		notAllowed = `{"type":"about:blank","title":"Method Not Allowed","status":405,"error":"Method not allowed"}`
+		exposed    = "Retry-After, RateLimit, RateLimit-Policy, ETag"
+		varies     = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 	)
 	common := func(kv ...string) map[string]string {
 		h := map[string]string{"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -454,10 +515,38 @@ func TestOpenAPIContractCatchesDrift(t *testing.T) {
 	asProblem := func(kv ...string) map[string]string {
 		return common(append([]string{"Content-Type", "application/problem+json"}, kv...)...)
 	}
+	// What CORS adds to an answer to a page of an allowed origin, unless h
+	// says otherwise.
+	granted := func(h map[string]string) map[string]string {
+		for k, v := range map[string]string{"Access-Control-Allow-Origin": appOrigin, "Access-Control-Expose-Headers": exposed, "Vary": "Origin"} {
+			if _, ok := h[k]; !ok {
+				h[k] = v
+			}
+		}
+		return h
+	}
+	// The answer to a preflight: granted, or (nil grant) refused.
+	preflight := func(grant map[string]string, kv ...string) map[string]string {
+		h := common("Allow", "GET, HEAD, OPTIONS", "Vary", varies)
+		maps.Copy(h, grant)
+		for i := 0; i+1 < len(kv); i += 2 {
+			h[kv[i]] = kv[i+1]
+		}
+		return h
+	}
+	grant := map[string]string{
+		"Access-Control-Allow-Origin": appOrigin, "Access-Control-Allow-Methods": "GET, HEAD",
+		"Access-Control-Allow-Headers": "Authorization, If-None-Match", "Access-Control-Max-Age": "7200",
+		"Access-Control-Expose-Headers": exposed,
+	}
 	type answer struct {
 		name   string
 		method string // GET when empty
 		path   string // a pending job's when empty
+		// request headers: a bearer token when nil; for OPTIONS, a
+		// preflight's Origin and Access-Control-Request-Method.
+		req    map[string]string
+		faults []string // what the document finds wrong with an OPTIONS request
 		code   int
 		header map[string]string // "" deletes
 		body   string
@@ -491,6 +580,28 @@ func TestOpenAPIContractCatchesDrift(t *testing.T) {
 		{name: "unknown path, rate limited", path: "/nope", code: 429,
 			header: asProblem("Retry-After", "1", "RateLimit", `"addr";r=0;t=1`, "RateLimit-Policy", `"addr";q=20;w=10`),
 			body:   `{"type":"about:blank","title":"Too Many Requests","status":429,"error":"Too many requests","message":"m"}`},
+
+		// CORS.
+		{name: "preflight granted", method: "OPTIONS", code: 204, header: preflight(grant)},
+		{name: "preflight granted to any origin", method: "OPTIONS", code: 204,
+			header: preflight(grant, "Access-Control-Allow-Origin", "*")},
+		{name: "preflight granted, origin with a port", method: "OPTIONS", code: 204,
+			header: preflight(grant, "Access-Control-Allow-Origin", "http://localhost:5173")},
+		{name: "preflight refused", method: "OPTIONS", code: 204, header: preflight(nil)},
+		{name: "OPTIONS, not a preflight", method: "OPTIONS", req: map[string]string{"Origin": appOrigin}, faults: []string{faultPreflight},
+			code: 204, header: preflight(nil, "Vary", "Origin", "Access-Control-Allow-Origin", appOrigin, "Access-Control-Expose-Headers", exposed)},
+		{name: "OPTIONS, CORS off", method: "OPTIONS", code: 405, header: asProblem("Allow", "GET, HEAD"), body: notAllowed},
+		{name: "OPTIONS, CORS off, rate limited", method: "OPTIONS", code: 429,
+			header: asProblem("Retry-After", "1", "RateLimit", `"addr";r=0;t=1`, "RateLimit-Policy", `"addr";q=20;w=10`),
+			body:   `{"type":"about:blank","title":"Too Many Requests","status":429,"error":"Too many requests"}`},
+		{name: "202 granted", code: 202, header: granted(asJSON("Retry-After", "2", "ETag", `"x"`)), body: pending},
+		{name: "200 granted to any origin", code: 200, header: granted(asJSON("Access-Control-Allow-Origin", "*")), body: completed},
+		{name: "304 granted", code: 304, header: granted(common("Retry-After", "2", "ETag", `"x"`))},
+		{name: "head granted", method: "HEAD", code: 202, header: granted(asJSON("Retry-After", "2", "ETag", `"x"`))},
+		{name: "429 granted", code: 429, header: granted(asProblem("Retry-After", "3")),
+			body: `{"type":"about:blank","title":"Too Many Requests","status":429,"error":"Too many requests"}`},
+		{name: "404 to another origin", path: "/nope", code: 404, header: asProblem("Vary", "Origin"), body: notFound},
+		{name: "405 granted", method: "PUT", code: 405, header: granted(asProblem("Allow", "GET, HEAD, OPTIONS")), body: notAllowed},
 	}
 	drifted := []answer{
 		{name: "rate limit policy in another form", code: 202, body: pending,
@@ -567,6 +678,46 @@ func TestOpenAPIContractCatchesDrift(t *testing.T) {
 		{name: "unknown path answered 200", path: "/nope", code: 200, header: asJSON(), body: completed},
 		{name: "other method answered 404", method: "PUT", code: 404, header: asProblem(), body: notFound},
 		{name: "not JSON", code: 200, header: asJSON(), body: `{"job_id":`},
+
+		// CORS. The document cannot tie the grant to the request's Origin,
+		// so a 204 refusing an allowed origin is TestOpenAPIContractCORS's to catch.
+		{name: "preflight with a body", method: "OPTIONS", code: 204, header: preflight(grant), body: "{}"},
+		{name: "preflight with a Content-Type", method: "OPTIONS", code: 204, header: preflight(grant, "Content-Type", "text/plain")},
+		{name: "preflight answered 200", method: "OPTIONS", code: 200, header: preflight(grant)},
+		{name: "preflight authenticated", method: "OPTIONS", code: 401, header: asProblem("WWW-Authenticate", `Bearer realm="vprstatus"`),
+			body: `{"type":"about:blank","title":"Unauthorized","status":401,"error":"Unauthorized"}`},
+		{name: "preflight not found", method: "OPTIONS", code: 404, header: asProblem(), body: notFound},
+		{name: "preflight without Allow", method: "OPTIONS", code: 204, header: preflight(grant, "Allow", "")},
+		{name: "preflight with the Allow of CORS off", method: "OPTIONS", code: 204, header: preflight(grant, "Allow", "GET, HEAD")},
+		{name: "preflight without Vary", method: "OPTIONS", code: 204, header: preflight(grant, "Vary", "")},
+		{name: "preflight not varying by Origin", method: "OPTIONS", code: 204,
+			header: preflight(grant, "Vary", "Access-Control-Request-Method, Access-Control-Request-Headers")},
+		{name: "preflight varying by Authorization", method: "OPTIONS", code: 204, header: preflight(grant, "Vary", varies+", Authorization")},
+		{name: "preflight without Cache-Control", method: "OPTIONS", code: 204, header: preflight(grant, "Cache-Control", "")},
+		{name: "preflight granting POST", method: "OPTIONS", code: 204, header: preflight(grant, "Access-Control-Allow-Methods", "GET, HEAD, POST")},
+		{name: "preflight granting any method", method: "OPTIONS", code: 204, header: preflight(grant, "Access-Control-Allow-Methods", "*")},
+		{name: "preflight granting any header", method: "OPTIONS", code: 204, header: preflight(grant, "Access-Control-Allow-Headers", "*")},
+		{name: "preflight without If-None-Match", method: "OPTIONS", code: 204, header: preflight(grant, "Access-Control-Allow-Headers", "Authorization")},
+		{name: "preflight max age not a number", method: "OPTIONS", code: 204, header: preflight(grant, "Access-Control-Max-Age", "2h")},
+		{name: "preflight max age negative", method: "OPTIONS", code: 204, header: preflight(grant, "Access-Control-Max-Age", "-1")},
+		{name: "preflight granting two origins", method: "OPTIONS", code: 204,
+			header: preflight(grant, "Access-Control-Allow-Origin", appOrigin+", https://other.example")},
+		{name: "preflight granting the null origin", method: "OPTIONS", code: 204, header: preflight(grant, "Access-Control-Allow-Origin", "null")},
+		{name: "preflight granting an origin with a path", method: "OPTIONS", code: 204,
+			header: preflight(grant, "Access-Control-Allow-Origin", appOrigin+"/")},
+		{name: "202 exposing less", code: 202, body: pending,
+			header: granted(asJSON("Retry-After", "2", "ETag", `"x"`, "Access-Control-Expose-Headers", "Retry-After, ETag"))},
+		{name: "202 exposing everything", code: 202, body: pending,
+			header: granted(asJSON("Retry-After", "2", "ETag", `"x"`, "Access-Control-Expose-Headers", "*"))},
+		{name: "202 varying by more than Origin", code: 202, body: pending,
+			header: granted(asJSON("Retry-After", "2", "ETag", `"x"`, "Vary", "Origin, Authorization"))},
+		{name: "200 varying by something else", code: 200, body: completed, header: asJSON("Vary", "Accept")},
+		{name: "304 granting two origins", code: 304,
+			header: granted(common("Retry-After", "2", "ETag", `"x"`, "Access-Control-Allow-Origin", appOrigin+" https://other.example"))},
+		{name: "head granting the null origin", method: "HEAD", code: 202,
+			header: granted(asJSON("Retry-After", "2", "ETag", `"x"`, "Access-Control-Allow-Origin", "null"))},
+		{name: "404 exposing less", path: "/nope", code: 404, body: notFound,
+			header: granted(asProblem("Access-Control-Expose-Headers", "Retry-After"))},
 	}
 	check := func(a answer) error {
 		method, path := a.method, a.path
@@ -577,13 +728,26 @@ func TestOpenAPIContractCatchesDrift(t *testing.T) {
 			path = "/api/vpr/status/" + idPending
 		}
 		r := httptest.NewRequest(method, path, nil)
-		r.Header.Set("Authorization", "Bearer x")
+		req := a.req
+		switch {
+		case req != nil:
+		case method == http.MethodOptions:
+			req = map[string]string{"Origin": appOrigin, "Access-Control-Request-Method": "GET"}
+		default:
+			req = map[string]string{"Authorization": "Bearer x"}
+		}
+		for k, v := range req {
+			r.Header.Set(k, v)
+		}
 		in, faults, err := ct.validateRequest(ctx, r)
 		if err != nil {
 			return fmt.Errorf("request: %w", err)
 		}
 		if want := requestFaults(r); !slices.Equal(faults, want) {
-			return fmt.Errorf("request faults %q, want %q", faults, want)
+			return fmt.Errorf("request faults %q, want %q (requestFaults)", faults, want)
+		}
+		if method == http.MethodOptions && !slices.Equal(faults, a.faults) {
+			return fmt.Errorf("request faults %q, want %q", faults, a.faults)
 		}
 		h := http.Header{}
 		for k, v := range a.header {
@@ -622,6 +786,10 @@ func TestOpenAPIRequests(t *testing.T) {
 		{"GET", "/api/vpr/status/urn:uuid:" + idPending, "Bearer x", "", []string{faultJobID}},
 		{"GET", "/api/vpr/status/" + strings.ReplaceAll(idPending, "-", ""), "", "", []string{faultCredentials, faultJobID}},
 		{"PATCH", "/api/vpr/status/" + idPending, "Bearer x", "", []string{faultMethod}},
+		// OPTIONS needs no credentials, but Origin and Access-Control-Request-Method
+		// (TestOpenAPIContractCORS sends those).
+		{"OPTIONS", "/api/vpr/status/" + idPending, "", "", []string{faultPreflight}},
+		{"OPTIONS", "/api/vpr/status/not-a-uuid", "Bearer x", "", []string{faultJobID, faultPreflight}},
 		{"GET", "/api/vpr/jobs/" + idPending, "Bearer x", "", []string{faultPath}},
 	} {
 		r := httptest.NewRequest(tc.method, tc.path, nil)
