@@ -11,24 +11,24 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 )
 
-// stripStage removes a named stage's prefix from the path: HTTP APIs put
-// "/{stage}" in front of rawPath for every stage but $default.
+// stripStage removes a named stage's prefix from the path. An HTTP API
+// invoked on its default endpoint (<api-id>.execute-api.<region>.amazonaws.com)
+// puts "/{stage}" in front of rawPath for every stage but $default; through
+// a custom domain it does not, and a REST API's path never holds the stage.
+// So only the first case is touched, whatever the stage is called.
 func stripStage(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		stage := ""
 		if ev, ok := algnhsa.APIGatewayV2RequestFromContext(r.Context()); ok {
-			stage = ev.RequestContext.Stage
-		} else if ev, ok := algnhsa.APIGatewayV1RequestFromContext(r.Context()); ok {
-			stage = ev.RequestContext.Stage
-		}
-		if stage != "" && stage != "$default" {
-			if rest, ok := strings.CutPrefix(r.URL.Path, "/"+stage+"/"); ok {
-				r2 := new(http.Request)
-				*r2 = *r
-				u := *r.URL
-				u.Path, u.RawPath = "/"+rest, ""
-				r2.URL = &u
-				r = r2
+			rc := ev.RequestContext
+			if rc.Stage != "" && rc.Stage != "$default" && strings.Contains(rc.DomainName, ".execute-api.") {
+				if rest, ok := strings.CutPrefix(r.URL.Path, "/"+rc.Stage+"/"); ok {
+					r2 := new(http.Request)
+					*r2 = *r
+					u := *r.URL
+					u.Path, u.RawPath = "/"+rest, ""
+					r2.URL = &u
+					r = r2
+				}
 			}
 		}
 		next.ServeHTTP(w, r)

@@ -32,6 +32,7 @@ type event struct {
 	Method   string
 	Path     string // the resource path, without any stage
 	Stage    string
+	Domain   string // a custom domain; the API's default endpoint when empty
 	SourceIP string
 	Headers  map[string]string
 	Claims   map[string]string // authorizer claims, if any
@@ -70,8 +71,8 @@ func (e event) render(t testing.TB) []byte {
 		if stage == "" {
 			stage = "$default"
 		}
-		if stage != "$default" {
-			path = "/" + stage + e.Path // HTTP APIs put named stages in rawPath
+		if stage != "$default" && e.Domain == "" {
+			path = "/" + stage + e.Path // on the default endpoint, HTTP APIs put named stages in rawPath
 		}
 	case "apigw-v1":
 		if stage == "" {
@@ -79,7 +80,7 @@ func (e event) render(t testing.TB) []byte {
 		}
 	}
 	data := map[string]any{
-		"Method": e.Method, "Path": path, "Stage": stage, "SourceIP": e.SourceIP,
+		"Method": e.Method, "Path": path, "Stage": stage, "Domain": e.Domain, "SourceIP": e.SourceIP,
 		"Headers": e.Headers, "MultiHeaders": multi, "Claims": e.Claims,
 		"JobID": e.Path[strings.LastIndex(e.Path, "/")+1:], "StagePath": "/" + stage + e.Path,
 	}
@@ -205,6 +206,12 @@ func TestEventShapes(t *testing.T) {
 			map[string]string{"Retry-After": "2", "Cache-Control": "no-store"}},
 		{"http api, named stage", jwtH,
 			event{Kind: "apigw-v2", Stage: "prod", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING", nil},
+		{"http api, stage named like the first path segment", jwtH,
+			event{Kind: "apigw-v2", Stage: "api", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING", nil},
+		{"http api, custom domain, named stage", jwtH,
+			event{Kind: "apigw-v2", Stage: "api", Domain: "api.careervp.test", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING", nil},
+		{"rest api, stage named like the first path segment", jwtH,
+			event{Kind: "apigw-v1", Stage: "api", Path: "/api/vpr/status/" + jobCompleted, Headers: f.bearer(t, "alice")}, 200, "COMPLETED", nil},
 		{"rest api", jwtH,
 			event{Kind: "apigw-v1", Path: "/api/vpr/status/" + jobCompleted, Headers: f.bearer(t, "alice")}, 200, "COMPLETED",
 			map[string]string{"Content-Type": "application/json"}},
