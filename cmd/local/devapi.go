@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,14 +30,23 @@ type devAPI struct {
 
 	pendingFor, processingFor, jobTTL time.Duration
 
-	// ctx ends the job workers at shutdown; workers lets run wait for them.
+	// ctx ends the job workers at shutdown; workers lets run wait for them,
+	// and live counts them against maxWorkers.
 	ctx     context.Context
 	workers *sync.WaitGroup
+	live    atomic.Int64
+
+	// anyHost serves /_local/ whatever the Host header says (-allow-remote).
+	anyHost bool
 }
+
+// maxWorkers bounds the jobs moving through their states at once: each holds
+// a goroutine for up to two hours.
+const maxWorkers = 1000
 
 // addRoutes adds the endpoints every backend has.
 func (d *devAPI) addRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /_local/token", d.handleToken())
+	mux.Handle("POST /_local/token", d.loopbackHost(d.handleToken()))
 	mux.Handle("GET /healthz", handleHealth())
 	mux.Handle("GET /openapi.json", handleOpenAPI())
 }
@@ -42,8 +54,26 @@ func (d *devAPI) addRoutes(mux *http.ServeMux) {
 // addFakeRoutes adds the endpoints of the in-memory backend: jobs that run
 // by themselves, and the bucket their result URLs point at.
 func (d *devAPI) addFakeRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /_local/jobs", d.handleCreateJob())
+	mux.Handle("POST /_local/jobs", d.loopbackHost(d.handleCreateJob()))
 	mux.Handle("GET /_local/results/", d.results)
+}
+
+// loopbackHost refuses requests whose Host is not a loopback name: a page on
+// another site could otherwise reach the token endpoint through DNS
+// rebinding, with the browser's Host still naming that site.
+func (d *devAPI) loopbackHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		ip, _ := netip.ParseAddr(strings.Trim(host, "[]"))
+		if !d.anyHost && !strings.EqualFold(host, "localhost") && !ip.IsLoopback() {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "development endpoints answer loopback hosts only"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // maxBody bounds development request bodies.
@@ -136,6 +166,11 @@ func (d *devAPI) handleCreateJob() http.Handler {
 			badRequest(w, "processing_for: "+err.Error())
 			return
 		}
+		if d.live.Load() >= maxWorkers {
+			w.Header().Set("Retry-After", "5")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "too many jobs in progress"})
+			return
+		}
 		id := d.start(req.UserID, outcome, req.Error, pending, processing)
 		w.Header().Set("Location", "/api/vpr/status/"+id)
 		writeJSON(w, http.StatusCreated, response{JobID: id})
@@ -167,8 +202,10 @@ func (d *devAPI) start(user string, outcome status.State, errMsg string, pending
 	}
 	d.jobs.Put(j)
 	d.workers.Add(1)
+	d.live.Add(1)
 	go func() {
 		defer d.workers.Done()
+		defer d.live.Add(-1)
 		if !sleep(d.ctx, pending) {
 			return
 		}

@@ -42,6 +42,7 @@ type options struct {
 	trace         string
 	corsOrigins   string
 	seed          bool
+	allowRemote   bool
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -63,6 +64,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.Float64Var(&o.users.Rate, "rate-limit-rps", o.users.Rate, "requests a second each user may make, sustained ("+ratelimit.EnvRate+")")
 	fs.IntVar(&o.users.Burst, "rate-limit-burst", o.users.Burst, "requests each user may make at once ("+ratelimit.EnvBurst+")")
 	fs.StringVar(&o.trace, "trace", "", `export spans: "stdout" (JSON on stdout) or "otlp" (OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318); off when empty`)
+	fs.BoolVar(&o.allowRemote, "allow-remote", false, "serve on a non-loopback address too; anyone who can reach it can mint tokens for any user with POST /_local/token")
 	fs.BoolVar(&o.seed, "seed", false, "with -backend aws: create the jobs table and the results bucket if missing, and put a demo job in every state in them (for local servers such as dynalite and s3rver)")
 	fs.StringVar(&o.corsOrigins, "cors-origins", "*", `comma-separated web origins whose pages may read answers ("*": any; "": no CORS)`)
 	if err := fs.Parse(args[1:]); err != nil {
@@ -104,6 +106,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer ln.Close()
+	// POST /_local/token mints a token for any user: on a reachable address
+	// it would hand out everyone's jobs.
+	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !o.allowRemote {
+		return fmt.Errorf("-addr %s is not a loopback address: the development token endpoint would let anyone who can reach it read any user's jobs (add -allow-remote to do it anyway)", o.addr)
+	}
 	base := "http://" + ln.Addr().String()
 
 	secret := make([]byte, 32)
@@ -149,7 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var demo map[status.State]string
 	var workers sync.WaitGroup
-	dev := &devAPI{logger: logger, minter: minter}
+	dev := &devAPI{logger: logger, minter: minter, anyHost: o.allowRemote}
 	switch o.backend {
 	case "aws":
 		backends, err := awsenv.Load(ctx, getenv)

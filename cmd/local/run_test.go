@@ -346,3 +346,27 @@ func TestTraceStdout(t *testing.T) {
 		t.Errorf("a span holds the token, the user id or a signed URL:\n%s", spans)
 	}
 }
+
+func TestRefusesRemoteAddrs(t *testing.T) {
+	var out lockedBuffer
+	err := run(context.Background(), []string{"local", "-addr", "0.0.0.0:0"}, func(string) string { return "" }, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("run on 0.0.0.0 = %v, want a refusal naming loopback", err)
+	}
+}
+
+func TestDevEndpointsWantALoopbackHost(t *testing.T) {
+	base, _ := startLocal(t)
+	for host, want := range map[string]int{"evil.example:8080": 403, "localhost": 200, "127.0.0.1:1": 200, "[::1]:8080": 200} {
+		req, _ := http.NewRequest("POST", base+"/_local/token", strings.NewReader(`{"sub":"x"}`))
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}
