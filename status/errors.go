@@ -95,6 +95,9 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p.Title = http.StatusText(p.Status)
 	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away: nobody reads this answer, and nothing failed.
+		ew.logger.DebugContext(r.Context(), "client gone", "path", r.URL.Path)
 	case p.Status >= 500 && p.Status != http.StatusServiceUnavailable:
 		ew.logger.ErrorContext(r.Context(), "request failed", "status", p.Status, "path", r.URL.Path, "err", err)
 	case p.Status == http.StatusServiceUnavailable:

@@ -413,3 +413,30 @@ func FuzzValidJobID(f *testing.F) {
 		}
 	})
 }
+
+// TestUncleanPaths: ServeMux would redirect these to their clean form with
+// an HTML 307 (and, behind a named stage, to a Location without the stage).
+func TestUncleanPaths(t *testing.T) {
+	f := newFixture(t)
+	for _, p := range []string{"/api/vpr/status//" + idPending, "/api/vpr/./status/" + idPending,
+		"/api/vpr/x/../status/" + idPending, "//api/vpr/status/" + idPending} {
+		r := statusCase{path: "/", user: alice}.request(t, f)
+		r.URL.Path = p
+		w := f.do(r)
+		if w.Code != 404 || w.Header().Get("Content-Type") != "application/problem+json" || w.Header().Get("Location") != "" {
+			t.Errorf("%s: %d %v, want the JSON 404", p, w.Code, w.Header())
+		}
+	}
+}
+
+func TestClientGoneIsNotAWarning(t *testing.T) {
+	f := newFixture(t)
+	f.jobs.SetLatency(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := statusCase{path: "/api/vpr/status/" + idPending, user: alice}.request(t, f).WithContext(ctx)
+	time.AfterFunc(10*time.Millisecond, cancel)
+	f.do(r)
+	if strings.Contains(f.logs.String(), `"level":"WARN"`) || !strings.Contains(f.logs.String(), "client gone") {
+		t.Errorf("logs: %s", f.logs.String())
+	}
+}

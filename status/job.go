@@ -71,7 +71,7 @@ type SignedURL struct {
 	ExpiresAt time.Time
 }
 
-// Domain errors. Adapters wrap them; writeError maps them to HTTP answers.
+// Domain errors. Adapters wrap them; errorWriter.write maps them to HTTP answers.
 var (
 	// ErrNotFound: the job does not exist (or has expired).
 	ErrNotFound = errors.New("job not found")

@@ -1,9 +1,10 @@
 package status
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
+	"path"
+	"strings"
 
 	"github.com/careervp/vprstatus/auth"
 )
@@ -68,6 +69,24 @@ func authenticate(ew errorWriter, a Authenticator, users, addrs *limits, next ht
 	})
 }
 
+// cleanPaths answers paths ServeMux would redirect to their clean form
+// ("//", "/./", "/../") as unknown ones: its 307 has an HTML body, and
+// behind a named API Gateway stage its Location would drop the stage.
+func cleanPaths(notFound, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/" // a trailing slash is the mux's business, not a redirect
+		}
+		if clean != p {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
 // recoverPanics turns a panic into a logged 500 instead of a dropped connection.
 func recoverPanics(ew errorWriter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +112,7 @@ func recoverPanics(ew errorWriter, next http.Handler) http.Handler {
 				ew.logger.ErrorContext(r.Context(), "panic after response started", "path", r.URL.Path, "err", err)
 				return
 			}
-			ew.write(rw, r, errors.Join(err))
+			ew.write(rw, r, err)
 		}()
 		next.ServeHTTP(rw, r)
 	})

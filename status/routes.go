@@ -23,7 +23,12 @@ func addRoutes(mux *http.ServeMux, d routeDeps) {
 	// (ServeMux's own are plain text). They spend from the client address's
 	// bucket: they check no credentials.
 	mux.Handle(statusPath, d.tr.route(statusPath, limitAddr(d.ew, d.addrs, handleError(d.ew, errMethodNotAllowed))))
-	mux.Handle("/", limitAddr(d.ew, d.addrs, handleError(d.ew, errNoRoute)))
+	mux.Handle("/", handleNotFound(d))
+}
+
+// handleNotFound answers paths outside the API.
+func handleNotFound(d routeDeps) http.Handler {
+	return limitAddr(d.ew, d.addrs, handleError(d.ew, errNoRoute))
 }
 
 func handleError(ew errorWriter, err error) http.Handler {

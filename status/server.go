@@ -104,7 +104,7 @@ func New(cfg Config) http.Handler {
 
 	mux := http.NewServeMux()
 	addRoutes(mux, deps)
-	var h http.Handler = mux
+	var h http.Handler = cleanPaths(handleNotFound(deps), mux)
 	h = recoverPanics(ew, h)
 	h = withCORS(cors, h)
 	h = commonHeaders(h)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -186,10 +187,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		dev.addFakeRoutes(mux)
 	}
 	dev.addRoutes(mux)
-	mux.Handle("/", status.New(cfg))
+	api := status.New(cfg)
+	mux.Handle("/", api)
 
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           apiForUncleanPaths(api, mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -219,6 +221,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// apiForUncleanPaths hands paths that are not in clean form ("//", "/./") to
+// the API, which answers them with its JSON 404, before this mux would
+// redirect them with an HTML 307.
+func apiForUncleanPaths(api, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if c := path.Clean(p); c != p && c+"/" != p {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func printWelcome(w io.Writer, backend, base, token string, demo map[status.State]string) {

@@ -370,3 +370,18 @@ func TestDevEndpointsWantALoopbackHost(t *testing.T) {
 		}
 	}
 }
+
+func TestUncleanPathsGetTheJSON404(t *testing.T) {
+	base, _ := startLocal(t)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"/api/vpr/status//x", "/api/./vpr/status/x", "//healthz"} {
+		resp, err := client.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s, want the JSON 404", p, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
