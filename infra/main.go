@@ -24,6 +24,7 @@ const (
 	defaultRegion             = "us-east-1"
 	defaultFrontendOrigin     = "http://localhost:3000"
 	defaultLogLevel           = "info"
+	defaultTokenUse           = TokenUseAccess // frontends send Cognito access tokens to APIs
 	defaultThrottleRateLimit  = 50
 	defaultThrottleBurstLimit = 100
 	placeholderUserPoolClient = "placeholder-client-id"
@@ -153,6 +154,18 @@ func propsFromContext(node constructs.Node) (*StatusStackProps, error) {
 		return nil, fmt.Errorf("context value throttleBurstLimit=%v: want a whole number", burst)
 	}
 
+	// tokenUse set to "" means no check, so an empty value does not fall
+	// back to the default as with the other keys.
+	tokenUse := defaultTokenUse
+	if v := node.TryGetContext(jsii.String("tokenUse")); v != nil {
+		tokenUse = strings.TrimSpace(fmt.Sprint(v))
+	}
+	switch tokenUse {
+	case TokenUseAccess, TokenUseID, TokenUseUnchecked:
+	default:
+		return nil, fmt.Errorf("context value tokenUse=%q: want %q, %q, or empty for no check", tokenUse, TokenUseAccess, TokenUseID)
+	}
+
 	var clientIDs []string
 	for _, id := range strings.Split(str("userPoolClientIds", ""), ",") {
 		if id = strings.TrimSpace(id); id != "" {
@@ -182,6 +195,7 @@ func propsFromContext(node constructs.Node) (*StatusStackProps, error) {
 		ResultsBucketName:  str("resultsBucketName", "careervp-vpr-results-"+env),
 		UserPoolID:         str("userPoolId", ""),
 		UserPoolClientIDs:  clientIDs,
+		TokenUse:           tokenUse,
 		FrontendOrigin:     origin,
 		LogLevel:           str("logLevel", defaultLogLevel),
 		ThrottleRateLimit:  rate,

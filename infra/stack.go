@@ -19,8 +19,16 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// RoutePath is the one route this stack exposes.
+// RoutePath is the one path this stack exposes.
 const RoutePath = "/api/vpr/status/{job_id}"
+
+// Token uses the service can be told to require (JWT_TOKEN_USE): Cognito's
+// token_use claim, or "" for no check.
+const (
+	TokenUseAccess    = "access"
+	TokenUseID        = "id"
+	TokenUseUnchecked = ""
+)
 
 // StatusStackProps configures NewStatusStack. The jobs table, results bucket
 // and user pool belong to other stacks and are only referenced here.
@@ -39,6 +47,11 @@ type StatusStackProps struct {
 
 	UserPoolID        string
 	UserPoolClientIDs []string
+	// TokenUse is the token_use claim the service requires of the
+	// authorizer's claims (JWT_TOKEN_USE): TokenUseAccess, TokenUseID, or
+	// TokenUseUnchecked for no check. The JWT authorizer itself checks iss and
+	// aud/client_id, not token_use.
+	TokenUse string
 
 	// FrontendOrigin is the single origin allowed by CORS, e.g. https://app.example.com.
 	FrontendOrigin string
@@ -72,6 +85,11 @@ func (p *StatusStackProps) Validate() error {
 	if len(p.UserPoolClientIDs) == 0 {
 		errs = append(errs, errors.New("no user pool client ids"))
 	}
+	switch p.TokenUse {
+	case TokenUseAccess, TokenUseID, TokenUseUnchecked:
+	default:
+		errs = append(errs, fmt.Errorf("token use %q: want %q, %q or empty", p.TokenUse, TokenUseAccess, TokenUseID))
+	}
 	if p.FrontendOrigin == "" {
 		errs = append(errs, errors.New("frontend origin is empty"))
 	}
@@ -101,6 +119,28 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 	// renders the issuer as an Fn::Join with AWS::Region.
 	issuer := fmt.Sprintf("https://cognito-idp.%s.amazonaws.com/%s", *stack.Region(), props.UserPoolID)
 
+	env := map[string]*string{
+		"JOBS_TABLE_NAME":         table.TableName(),
+		"VPR_RESULTS_BUCKET_NAME": bucket.BucketName(),
+		"LOG_LEVEL":               &props.LogLevel,
+		// The HTTP API's JWT authorizer verifies the token (signature, exp,
+		// iss, aud or client_id) before GET and HEAD reach the function. In
+		// gateway mode the service reads the authorizer's claims and checks
+		// their iss against JWT_ISSUER when set, and their token_use against
+		// JWT_TOKEN_USE when set (the authorizer does not check token_use).
+		"AUTH_TRUST_GATEWAY": jsii.String("true"),
+		"JWT_ISSUER":         &issuer,
+		// The authorizer checks the audience; the service uses JWT_AUDIENCE
+		// only when it verifies tokens itself (AUTH_TRUST_GATEWAY=false).
+		"JWT_AUDIENCE": jsii.String(strings.Join(props.UserPoolClientIDs, ",")),
+		// The one origin of the API's CORS configuration. The function's own
+		// CORS handling answers the OPTIONS requests that reach it through
+		// the ANY route (see the routes below).
+		"CORS_ORIGINS": &props.FrontendOrigin,
+	}
+	if props.TokenUse != TokenUseUnchecked {
+		env["JWT_TOKEN_USE"] = &props.TokenUse
+	}
 	fn := awslambda.NewFunction(stack, jsii.String("StatusFunction"), &awslambda.FunctionProps{
 		FunctionName: jsii.String("careervp-vpr-status-lambda-" + props.EnvName),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
@@ -110,16 +150,7 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(10)),
 		MemorySize:   jsii.Number(256),
 		Tracing:      awslambda.Tracing_ACTIVE,
-		Environment: &map[string]*string{
-			"JOBS_TABLE_NAME":         table.TableName(),
-			"VPR_RESULTS_BUCKET_NAME": bucket.BucketName(),
-			"JWT_ISSUER":              &issuer,
-			"JWT_AUDIENCE":            jsii.String(strings.Join(props.UserPoolClientIDs, ",")),
-			"LOG_LEVEL":               &props.LogLevel,
-			// The HTTP API authorizer has already verified the token; the
-			// service still gets issuer/audience to check the claims it reads.
-			"AUTH_TRUST_GATEWAY": jsii.String("true"),
-		},
+		Environment:  &env,
 	})
 
 	// Explicit statements instead of grantRead*, which would add Query, Scan,
@@ -145,11 +176,29 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 			JwtAudience:    &audience,
 		})
 
+	// CORS: with a CORS configuration, API Gateway answers OPTIONS
+	// preflights itself, without a route or an authorizer, and puts the
+	// configured Access-Control-Allow-Origin and -Expose-Headers on
+	// integration responses, ignoring CORS headers the integration returns
+	// (AWS, "Configure CORS for HTTP APIs"). That is what happens for the
+	// GET and HEAD routes. An ANY route (like $default) is reported to
+	// receive OPTIONS requests even so (AWS's note on $default routes with
+	// an authorizer; SAM issue 1603: "Lambda receives the OPTIONS request"):
+	// the ANY route below therefore has no authorizer, so a preflight is
+	// never refused with 401, and the function answers it with its own CORS
+	// handling, set by CORS_ORIGINS to the same single origin, methods and
+	// request headers as this configuration. Whether API Gateway then
+	// keeps the function's Access-Control-Allow-* headers or puts its own
+	// on that answer is not documented (nor verified on a deployed API);
+	// both grant the same, so either way the browser gets a 2xx preflight
+	// allowing GET and HEAD with Authorization and If-None-Match.
 	api := awsapigatewayv2.NewHttpApi(stack, jsii.String("StatusApi"), &awsapigatewayv2.HttpApiProps{
 		ApiName: jsii.String("careervp-vpr-status-api-" + props.EnvName),
 		CorsPreflight: &awsapigatewayv2.CorsPreflightOptions{
 			AllowOrigins: jsii.Strings(props.FrontendOrigin),
-			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{awsapigatewayv2.CorsHttpMethod_GET},
+			// HEAD is CORS-safelisted, so browsers never need it granted; it
+			// is listed to match the function's own preflight answer.
+			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{awsapigatewayv2.CorsHttpMethod_GET, awsapigatewayv2.CorsHttpMethod_HEAD},
 			AllowHeaders: jsii.Strings("Authorization", "If-None-Match"),
 			// Browsers hide these from scripts unless exposed; the client needs
 			// them to back off and to poll conditionally.
@@ -169,14 +218,36 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 		},
 	})
 
+	// One integration for every route: the function implements the whole
+	// HTTP contract of the path (HEAD is GET without a body; other methods
+	// get 405 with Allow as problem+json).
+	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("StatusIntegration"), fn,
+		&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
+			PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
+		})
+	// GET and HEAD read a job: the JWT authorizer must pass them. A missing
+	// or invalid token gets API Gateway's own 401 ({"message":"Unauthorized"}),
+	// and the function is not invoked.
 	api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
-		Path:    jsii.String(RoutePath),
-		Methods: &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_GET},
-		Integration: awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("StatusIntegration"), fn,
-			&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
-				PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
-			}),
-		Authorizer: authorizer,
+		Path:        jsii.String(RoutePath),
+		Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_GET, awsapigatewayv2.HttpMethod_HEAD},
+		Integration: integration,
+		Authorizer:  authorizer,
+	})
+	// Every other method on the path: without this route API Gateway
+	// answers them itself with 404 {"message":"Not Found"}. API Gateway
+	// picks the route with the exact method first, so GET and HEAD never
+	// reach this one (ANY matches "all methods that you haven't defined for
+	// a resource"). No authorizer: the function reads no job here, answers
+	// 405 and rate-limits these requests by client address, and OPTIONS
+	// preflights may arrive here (see CORS above). The none-authorizer is
+	// explicit so that a default authorizer added to the API later cannot
+	// apply to this route.
+	api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+		Path:        jsii.String(RoutePath),
+		Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_ANY},
+		Integration: integration,
+		Authorizer:  awsapigatewayv2.NewHttpNoneAuthorizer(),
 	})
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{Value: stage.Url()})

@@ -66,6 +66,7 @@ func testProps() *StatusStackProps {
 		ResultsBucketName:  testBucket,
 		UserPoolID:         testPool,
 		UserPoolClientIDs:  []string{"client-a", "client-b"},
+		TokenUse:           TokenUseAccess,
 		FrontendOrigin:     testOrigin,
 		LogLevel:           "debug",
 		ThrottleRateLimit:  25,
@@ -143,13 +144,53 @@ func TestFunctionEnvironment(t *testing.T) {
 				"JWT_AUDIENCE":            "client-a,client-b",
 				"LOG_LEVEL":               "debug",
 				"AUTH_TRUST_GATEWAY":      "true",
+				"JWT_TOKEN_USE":           "access",
+				"CORS_ORIGINS":            testOrigin,
 			})},
 		})
 	})
 }
 
-func TestRouteRequiresJWTAuthorizer(t *testing.T) {
-	tpl, _ := template(t)
+func TestFunctionEnvironmentWithoutTokenUse(t *testing.T) {
+	props := testProps()
+	props.TokenUse = TokenUseUnchecked
+	app := newTestApp(t, nil)
+	var tpl assertions.Template
+	check(t, func() { tpl = assertions.Template_FromStack(NewStatusStack(app, "any-token-use", props), nil) })
+	check(t, func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), obj{
+			"Environment": obj{"Variables": obj{"JWT_TOKEN_USE": assertions.Match_Absent()}},
+		})
+	})
+}
+
+func TestValidateRejectsUnknownTokenUse(t *testing.T) {
+	for _, use := range []string{"Access", "both", " id"} {
+		props := testProps()
+		props.TokenUse = use
+		if err := props.Validate(); err == nil {
+			t.Errorf("TokenUse %q: no error", use)
+		}
+	}
+}
+
+// routes returns the template's routes by route key.
+func routes(t *testing.T, tmpl map[string]interface{}) map[string]obj {
+	t.Helper()
+	out := map[string]obj{}
+	for id, r := range resourcesOfType(tmpl, "AWS::ApiGatewayV2::Route") {
+		props := r["Properties"].(obj)
+		key, _ := props["RouteKey"].(string)
+		if _, dup := out[key]; dup {
+			t.Fatalf("two routes with key %q (second: %s)", key, id)
+		}
+		out[key] = props
+	}
+	return out
+}
+
+func TestRoutes(t *testing.T) {
+	tpl, tmpl := template(t)
 	authorizers := *tpl.FindResources(jsii.String("AWS::ApiGatewayV2::Authorizer"), nil)
 	if len(authorizers) != 1 {
 		t.Fatalf("want 1 authorizer, got %d", len(authorizers))
@@ -158,15 +199,54 @@ func TestRouteRequiresJWTAuthorizer(t *testing.T) {
 	for id := range authorizers {
 		authorizerID = id
 	}
-	check(t, func() {
-		// A second route could bypass the authorizer.
-		tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Route"), jsii.Number(1))
-		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), obj{
-			"RouteKey":          "GET /api/vpr/status/{job_id}",
-			"AuthorizationType": "JWT",
-			"AuthorizerId":      obj{"Ref": authorizerID},
-		})
-	})
+	integrations := resourcesOfType(tmpl, "AWS::ApiGatewayV2::Integration")
+	if len(integrations) != 1 {
+		t.Fatalf("want 1 integration, got %d", len(integrations))
+	}
+	var integrationID string
+	for id := range integrations {
+		integrationID = id
+	}
+	target := canonical(t, obj{"Fn::Join": arr{"", arr{"integrations/", obj{"Ref": integrationID}}}})
+	jwt := canonical(t, obj{"Ref": authorizerID})
+
+	got := routes(t, tmpl)
+	// Any other route could bypass the authorizer or shadow these.
+	want := map[string]string{
+		"GET " + RoutePath:  "JWT",
+		"HEAD " + RoutePath: "JWT",
+		"ANY " + RoutePath:  "NONE",
+	}
+	if len(got) != len(want) {
+		keys := make([]string, 0, len(got))
+		for k := range got {
+			keys = append(keys, k)
+		}
+		t.Errorf("route keys %q, want exactly GET, HEAD and ANY %s", keys, RoutePath)
+	}
+	for key, authType := range want {
+		r, ok := got[key]
+		if !ok {
+			t.Errorf("no route %q", key)
+			continue
+		}
+		if r["AuthorizationType"] != authType {
+			t.Errorf("%s: AuthorizationType %v, want %s", key, r["AuthorizationType"], authType)
+		}
+		switch authType {
+		case "JWT":
+			if a := canonical(t, r["AuthorizerId"]); a != jwt {
+				t.Errorf("%s: AuthorizerId %s, want %s", key, a, jwt)
+			}
+		default:
+			if a, ok := r["AuthorizerId"]; ok {
+				t.Errorf("%s: AuthorizerId %s, want none", key, canonical(t, a))
+			}
+		}
+		if tg := canonical(t, r["Target"]); tg != target {
+			t.Errorf("%s: Target %s, want %s", key, tg, target)
+		}
+	}
 }
 
 func TestJWTAuthorizerIssuerAndAudience(t *testing.T) {
@@ -200,7 +280,7 @@ func TestCORS(t *testing.T) {
 			"ProtocolType": "HTTP",
 			"CorsConfiguration": assertions.Match_ObjectEquals(&obj{
 				"AllowOrigins":  arr{testOrigin},
-				"AllowMethods":  arr{"GET"},
+				"AllowMethods":  arr{"GET", "HEAD"},
 				"AllowHeaders":  arr{"Authorization", "If-None-Match"},
 				"ExposeHeaders": arr{"Retry-After", "RateLimit", "RateLimit-Policy", "ETag"},
 				"MaxAge":        3600,
@@ -376,11 +456,11 @@ func TestContextDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%q|%v|%s|%s|%v|%v",
+	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%q|%v|%q|%s|%s|%v|%v",
 		props.EnvName, *props.StackProps.Env.Region, props.AssetPath, props.JobsTableArn, props.JobsTableName,
-		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.FrontendOrigin, props.LogLevel,
-		props.ThrottleRateLimit, props.ThrottleBurstLimit)
-	want := `dev|us-east-1|../dist||careervp-jobs-dev|careervp-vpr-results-dev|""|[]|http://localhost:3000|info|50|100`
+		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.TokenUse, props.FrontendOrigin,
+		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit)
+	want := `dev|us-east-1|../dist||careervp-jobs-dev|careervp-vpr-results-dev|""|[]|"access"|http://localhost:3000|info|50|100`
 	if got != want {
 		t.Errorf("defaults:\ngot  %s\nwant %s", got, want)
 	}
@@ -396,6 +476,7 @@ func TestContextOverrides(t *testing.T) {
 		"resultsBucketName":  "bucket-x",
 		"userPoolId":         "eu-central-1_X",
 		"userPoolClientIds":  " a , b,,c ",
+		"tokenUse":           "id",
 		"frontendOrigin":     "https://vpr.example.com:8443",
 		"logLevel":           "warn",
 		"throttleRateLimit":  "12.5",
@@ -404,13 +485,25 @@ func TestContextOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%v|%s|%s|%v|%v",
+	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%v|%s|%s|%s|%v|%v",
 		props.EnvName, *props.StackProps.Env.Region, props.AssetPath, props.JobsTableArn, props.JobsTableName,
-		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.FrontendOrigin, props.LogLevel,
-		props.ThrottleRateLimit, props.ThrottleBurstLimit)
-	want := "prod|eu-central-1|/build/out|" + testTableArn + "|careervp-jobs-prod|bucket-x|eu-central-1_X|[a b c]|https://vpr.example.com:8443|warn|12.5|30"
+		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.TokenUse, props.FrontendOrigin,
+		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit)
+	want := "prod|eu-central-1|/build/out|" + testTableArn + "|careervp-jobs-prod|bucket-x|eu-central-1_X|[a b c]|id|https://vpr.example.com:8443|warn|12.5|30"
 	if got != want {
 		t.Errorf("overrides:\ngot  %s\nwant %s", got, want)
+	}
+}
+
+func TestContextEmptyTokenUseMeansNoCheck(t *testing.T) {
+	// `cdk -c tokenUse=` passes the empty string; it must not fall back to
+	// the default as empty values of the other keys do.
+	props, err := propsFromContext(newTestApp(t, obj{"tokenUse": ""}).Node())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if props.TokenUse != TokenUseUnchecked {
+		t.Errorf("tokenUse=\"\": got %q, want no check", props.TokenUse)
 	}
 }
 
@@ -420,6 +513,7 @@ func TestContextRejectsBadValues(t *testing.T) {
 		"frontendOrigin":     "https://app.example.com/",
 		"throttleRateLimit":  "-1",
 		"throttleBurstLimit": "10.5",
+		"tokenUse":           "Access",
 	} {
 		if _, err := propsFromContext(newTestApp(t, obj{key: value}).Node()); err == nil {
 			t.Errorf("%s=%q: no error", key, value)
