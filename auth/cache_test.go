@@ -303,7 +303,7 @@ func TestGatewayLookup(t *testing.T) {
 		{map[string]string{"email": "x"}, "", false},
 		{nil, "", false},
 	} {
-		g := auth.NewGateway(func(*http.Request) (map[string]string, bool) { return c.claims, c.claims != nil }, "")
+		g := auth.NewGateway(func(*http.Request) (map[string]string, bool) { return c.claims, c.claims != nil }, auth.GatewayOptions{})
 		if user, ok := g.Lookup(r); user != c.user || ok != c.ok {
 			t.Errorf("claims %v: %q, %v", c.claims, user, ok)
 		}

@@ -25,7 +25,6 @@ const MaxHeaderBytes = 4 << 10
 type Keys struct {
 	keyfunc jwt.Keyfunc
 	methods []string
-	kind    string
 }
 
 // jwksMethods are the algorithms accepted with keys from a JWKS.
@@ -78,7 +77,7 @@ func RemoteJWKS(ctx context.Context, url string, opts JWKSOptions) (Keys, error)
 	if err != nil {
 		return Keys{}, fmt.Errorf("jwks %s: %w", url, err)
 	}
-	return Keys{keyfunc: kf.Keyfunc, methods: jwksMethods, kind: "jwks"}, nil
+	return Keys{keyfunc: kf.Keyfunc, methods: jwksMethods}, nil
 }
 
 // StaticJWKS returns keys from a JSON Web Key Set held in memory.
@@ -87,7 +86,7 @@ func StaticJWKS(set []byte) (Keys, error) {
 	if err != nil {
 		return Keys{}, fmt.Errorf("jwks: %w", err)
 	}
-	return Keys{keyfunc: kf.Keyfunc, methods: jwksMethods, kind: "jwks"}, nil
+	return Keys{keyfunc: kf.Keyfunc, methods: jwksMethods}, nil
 }
 
 // HMACSecret returns an HS256 key, for development only: anyone holding the
@@ -100,7 +99,6 @@ func HMACSecret(secret []byte) (Keys, error) {
 	return Keys{
 		keyfunc: func(*jwt.Token) (any, error) { return key, nil },
 		methods: []string{"HS256"},
-		kind:    "hmac",
 	}, nil
 }
 
@@ -247,12 +245,11 @@ func BearerToken(r *http.Request) (string, error) {
 	if len(h) > MaxHeaderBytes {
 		return "", fmt.Errorf("%w: Authorization header over %d bytes", ErrInvalidToken, MaxHeaderBytes)
 	}
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		if h == "" {
-			return "", ErrNoCredentials
-		}
-		return "", fmt.Errorf("%w: not a Bearer credential", ErrInvalidToken)
+	scheme, tok, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		// Another scheme (Basic, say) is no bearer credential at all: RFC 6750
+		// §3.1 wants a bare challenge then, without an error code.
+		return "", fmt.Errorf("%w: %q is not the Bearer scheme", ErrNoCredentials, scheme)
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" || strings.Count(tok, ".") != 2 {

@@ -223,7 +223,8 @@ func TestBearerToken(t *testing.T) {
 	}{
 		{"missing", nil, auth.ErrNoCredentials},
 		{"empty", []string{""}, auth.ErrNoCredentials},
-		{"basic scheme", []string{"Basic dXNlcjpwYXNz"}, auth.ErrInvalidToken},
+		{"basic scheme", []string{"Basic dXNlcjpwYXNz"}, auth.ErrNoCredentials},
+		{"a lone word", []string{"garbage"}, auth.ErrNoCredentials},
 		{"bearer alone", []string{"Bearer"}, auth.ErrInvalidToken},
 		{"bearer blank", []string{"Bearer   "}, auth.ErrInvalidToken},
 		{"oversized", []string{"Bearer " + strings.Repeat("a", auth.MaxHeaderBytes) + ".b.c"}, auth.ErrInvalidToken},
@@ -365,17 +366,41 @@ func TestGateway(t *testing.T) {
 		return func(*http.Request) (map[string]string, bool) { return m, m != nil }
 	}
 	r := httptest.NewRequest("GET", "/", nil)
-	if got, err := auth.NewGateway(claimsOf(map[string]string{"sub": "u1"}), "").Authenticate(r); err != nil || got != "u1" {
+	if got, err := auth.NewGateway(claimsOf(map[string]string{"sub": "u1"}), auth.GatewayOptions{}).Authenticate(r); err != nil || got != "u1" {
 		t.Errorf("sub: %q, %v", got, err)
 	}
-	if got, err := auth.NewGateway(claimsOf(map[string]string{"sub": "u1", "email": "a@b"}), "email").Authenticate(r); err != nil || got != "a@b" {
+	if got, err := auth.NewGateway(claimsOf(map[string]string{"sub": "u1", "email": "a@b"}), auth.GatewayOptions{UserClaim: "email"}).Authenticate(r); err != nil || got != "a@b" {
 		t.Errorf("email: %q, %v", got, err)
 	}
-	if _, err := auth.NewGateway(claimsOf(nil), "").Authenticate(r); !errors.Is(err, auth.ErrNoCredentials) {
+	if _, err := auth.NewGateway(claimsOf(nil), auth.GatewayOptions{}).Authenticate(r); !errors.Is(err, auth.ErrNoCredentials) {
 		t.Errorf("no claims: %v", err)
 	}
-	if _, err := auth.NewGateway(claimsOf(map[string]string{"email": "x"}), "").Authenticate(r); !errors.Is(err, auth.ErrInvalidToken) {
+	if _, err := auth.NewGateway(claimsOf(map[string]string{"email": "x"}), auth.GatewayOptions{}).Authenticate(r); !errors.Is(err, auth.ErrInvalidToken) {
 		t.Errorf("no sub: %v", err)
+	}
+}
+
+func TestGatewayChecksIssuerAndTokenUse(t *testing.T) {
+	g := auth.NewGateway(func(r *http.Request) (map[string]string, bool) {
+		var m map[string]string
+		json.Unmarshal([]byte(r.Header.Get("X-Test-Claims")), &m)
+		return m, m != nil
+	}, auth.GatewayOptions{Issuer: iss, TokenUse: "access"})
+	for claims, want := range map[string]error{
+		`{"sub":"u","iss":"` + iss + `","token_use":"access"}`:        nil,
+		`{"sub":"u","iss":"` + iss + `","token_use":"id"}`:            auth.ErrInvalidToken,
+		`{"sub":"u","iss":"https://other.test","token_use":"access"}`: auth.ErrInvalidToken,
+		`{"sub":"u"}`: auth.ErrInvalidToken,
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("X-Test-Claims", claims)
+		_, err := g.Authenticate(r)
+		if !errors.Is(err, want) || (want == nil) != (err == nil) {
+			t.Errorf("%s: err = %v, want %v", claims, err, want)
+		}
+		if _, ok := g.Lookup(r); ok != (want == nil) {
+			t.Errorf("%s: Lookup ok = %v", claims, ok)
+		}
 	}
 }
 

@@ -29,7 +29,13 @@ func authenticator(ctx context.Context, getenv func(string) string) (status.Auth
 			return nil, "", fmt.Errorf("AUTH_TRUST_GATEWAY=%q: not a boolean", v)
 		}
 		if trust {
-			return auth.NewGateway(gatewayClaims, userClaim), "gateway", nil
+			// API Gateway's JWT authorizer checked the signature, iss and aud;
+			// token_use it does not check.
+			return auth.NewGateway(gatewayClaims, auth.GatewayOptions{
+				UserClaim: userClaim,
+				Issuer:    getenv("JWT_ISSUER"),
+				TokenUse:  getenv("JWT_TOKEN_USE"),
+			}), "gateway", nil
 		}
 	}
 	issuer, audience := getenv("JWT_ISSUER"), getenv("JWT_AUDIENCE")

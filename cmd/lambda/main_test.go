@@ -191,7 +191,7 @@ func invoke(t *testing.T, h lambda.Handler, payload []byte) proxyResponse {
 func TestEventShapes(t *testing.T) {
 	f := newLambdaFixture(t)
 	jwtH := f.handler(t, f.jwtAuth(t))
-	gwH := f.handler(t, auth.NewGateway(gatewayClaims, ""))
+	gwH := f.handler(t, auth.NewGateway(gatewayClaims, auth.GatewayOptions{}))
 	alice := map[string]string{"sub": "alice", "iss": testIssuer}
 	for _, c := range []struct {
 		name     string
