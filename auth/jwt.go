@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -45,6 +46,8 @@ type JWKSOptions struct {
 	// RefreshWaitMax bounds how long a request waits for such a refresh.
 	// Default 2s: a request must answer well inside the Lambda timeout.
 	RefreshWaitMax time.Duration
+	// Logger gets failed background refreshes; slog.Default() when nil.
+	Logger *slog.Logger
 }
 
 // RemoteJWKS returns keys from the JSON Web Key Set at url (Cognito:
@@ -65,8 +68,16 @@ func RemoteJWKS(ctx context.Context, url string, opts JWKSOptions) (Keys, error)
 	if opts.RefreshWaitMax <= 0 {
 		opts.RefreshWaitMax = 2 * time.Second
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	failFirst := false
 	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{url}, keyfunc.Override{
+		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+			return func(ctx context.Context, err error) {
+				opts.Logger.WarnContext(ctx, "jwks refresh failed; keeping the keys held", "url", u, "err", err)
+			}
+		},
 		Client:                    opts.Client,
 		HTTPTimeout:               opts.HTTPTimeout,
 		NoErrorReturnFirstHTTPReq: &failFirst,

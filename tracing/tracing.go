@@ -35,6 +35,10 @@ type Setup struct {
 	sdk            *sdktrace.TracerProvider
 }
 
+// Exports reports whether spans go anywhere: without an exporter there is
+// nothing to flush.
+func (s *Setup) Exports() bool { return s.sdk != nil }
+
 // Flush exports the spans ended so far. In Lambda, call it before each
 // invocation returns, with a context bounded well inside the function's
 // timeout: the process is frozen in between, and the batching exporter

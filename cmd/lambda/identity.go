@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ var errNoIdentity = errors.New("no identity configured: set JWT_ISSUER and JWT_A
 // authenticator builds the identity check from the environment: the claims
 // an API Gateway authorizer verified when AUTH_TRUST_GATEWAY=true, else
 // bearer JWTs verified against the issuer's JWKS.
-func authenticator(ctx context.Context, getenv func(string) string) (status.Authenticator, string, error) {
+func authenticator(ctx context.Context, getenv func(string) string, logger *slog.Logger) (status.Authenticator, string, error) {
 	userClaim := getenv("JWT_USER_CLAIM")
 	if v := getenv("AUTH_TRUST_GATEWAY"); v != "" {
 		trust, err := strconv.ParseBool(v)
@@ -57,7 +58,7 @@ func authenticator(ctx context.Context, getenv func(string) string) (status.Auth
 	if jwksURL == "" {
 		jwksURL = strings.TrimSuffix(issuer, "/") + "/.well-known/jwks.json"
 	}
-	keys, err := auth.RemoteJWKS(ctx, jwksURL, auth.JWKSOptions{})
+	keys, err := auth.RemoteJWKS(ctx, jwksURL, auth.JWKSOptions{Logger: logger})
 	if err != nil {
 		return nil, "", err
 	}

@@ -43,7 +43,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 		logger.Error("refusing to start: "+err.Error(), "err", err)
 		return err
 	}
-	authn, mode, err := authenticator(ctx, getenv)
+	authn, mode, err := authenticator(ctx, getenv, logger)
 	if err != nil {
 		return fail(err)
 	}
@@ -73,6 +73,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 		"results_bucket", backends.Settings.ResultsBucket,
 		"url_ttl", backends.Settings.URLTTL.String(),
 		"rate_limit", fmt.Sprintf("%g/s burst %d", userLimits.Rate, userLimits.Burst),
+		"addr_rate_limit", fmt.Sprintf("%g/s burst %d", addrLimits.Rate, addrLimits.Burst),
+		"tracing", tr.Exports(),
 	)
 	start(newHandler(logger, tr, status.Config{
 		Logger:         logger,
@@ -92,7 +94,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 func newHandler(logger *slog.Logger, tr *tracing.Setup, cfg status.Config) lambda.Handler {
 	h := stripStage(lambdaTraceParent(status.New(cfg)))
 	var lh lambda.Handler = badEventAnswers{next: algnhsa.New(h, &algnhsa.Options{}), logger: logger}
-	if tr != nil {
+	if tr != nil && tr.Exports() {
 		lh = flushSpans{next: lh, tracing: tr, logger: logger}
 	}
 	return lh

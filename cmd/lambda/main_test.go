@@ -319,7 +319,7 @@ func TestAuthenticatorConfig(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			env := maps.Clone(c.env)
-			_, mode, err := authenticator(ctx, func(k string) string { return env[k] })
+			_, mode, err := authenticator(ctx, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, c.wantErr)
