@@ -129,12 +129,14 @@ func (s *JobStore) Job(ctx context.Context, id string) (*status.Job, error) {
 	}
 	// The timestamps go to clients as they are, and the contract promises
 	// RFC 3339: a worker writing anything else is a bug to report, not to pass on.
-	for name, v := range map[string]string{"created_at": rec.CreatedAt, "started_at": rec.StartedAt, "completed_at": rec.CompletedAt} {
-		if v == "" {
+	for _, ts := range [...]struct{ name, v string }{
+		{"created_at", rec.CreatedAt}, {"started_at", rec.StartedAt}, {"completed_at", rec.CompletedAt},
+	} {
+		if ts.v == "" {
 			continue
 		}
-		if _, err := time.Parse(time.RFC3339, v); err != nil {
-			return nil, fmt.Errorf("%w: job %s: %s %q is not RFC 3339", status.ErrBadRecord, id, name, v)
+		if _, err := time.Parse(time.RFC3339, ts.v); err != nil {
+			return nil, fmt.Errorf("%w: job %s: %s %q is not RFC 3339", status.ErrBadRecord, id, ts.name, ts.v)
 		}
 	}
 	job := &status.Job{

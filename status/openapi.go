@@ -8,7 +8,8 @@ import _ "embed" // for the OpenAPI document
 var openAPIDocument string
 
 // OpenAPI returns the OpenAPI 3.1 document (JSON) describing the HTTP API
-// that New serves: GET /api/vpr/status/{job_id}, its answers and headers.
+// that New serves: GET and HEAD /api/vpr/status/{job_id} (and OPTIONS, the
+// CORS preflight, where CORS is configured), its answers and headers.
 // Each call returns a new copy, which the caller may keep or modify.
 func OpenAPI() []byte {
 	return []byte(openAPIDocument)
