@@ -74,14 +74,16 @@ func authenticate(ew errorWriter, a Authenticator, users, addrs *limits, next ht
 // behind a named API Gateway stage its Location would drop the stage.
 func cleanPaths(notFound, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		clean := path.Clean(p)
-		if strings.HasSuffix(p, "/") && clean != "/" {
-			clean += "/" // a trailing slash is the mux's business, not a redirect
-		}
-		if clean != p {
-			notFound.ServeHTTP(w, r)
-			return
+		if p := r.URL.Path; p == "" || strings.Contains(p, "//") || strings.Contains(p, "/.") {
+			// Only such paths can be unclean; most are, "/.well-known" is not.
+			clean := path.Clean(p)
+			if strings.HasSuffix(p, "/") && clean != "/" {
+				clean += "/" // a trailing slash is the mux's business, not a redirect
+			}
+			if clean != p {
+				notFound.ServeHTTP(w, r)
+				return
+			}
 		}
 		mux.ServeHTTP(w, r)
 	})
