@@ -21,13 +21,13 @@ var (
 	errMethodNotAllowed = errors.New("method not allowed")
 )
 
-// RateLimitedError refuses a request because its caller polls too fast.
-type RateLimitedError struct {
-	RetryAfter time.Duration // when the bucket can serve the next request
+// rateLimitedError refuses a request because its caller polls too fast.
+type rateLimitedError struct {
+	retryAfter time.Duration // when the bucket can serve the next request
 }
 
-func (e *RateLimitedError) Error() string {
-	return "rate limited, retry after " + e.RetryAfter.String()
+func (e *rateLimitedError) Error() string {
+	return "rate limited, retry after " + e.retryAfter.String()
 }
 
 // problem is the body of every error answer: RFC 9457 problem details
@@ -61,7 +61,7 @@ type errorWriter struct {
 func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	p := problem{Type: "about:blank"}
-	var rl *RateLimitedError
+	var rl *rateLimitedError
 	switch {
 	case errors.Is(err, auth.ErrNoCredentials):
 		h.Set("WWW-Authenticate", `Bearer realm="vprstatus"`)
@@ -70,7 +70,7 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("WWW-Authenticate", `Bearer realm="vprstatus", error="invalid_token"`)
 		p.Status, p.Error, p.Message = http.StatusUnauthorized, "Unauthorized", "The bearer token is invalid or expired"
 	case errors.As(err, &rl):
-		h.Set("Retry-After", retryAfter(rl.RetryAfter))
+		h.Set("Retry-After", retryAfter(rl.retryAfter))
 		p.Status, p.Error, p.Message = http.StatusTooManyRequests, "Too many requests", "Polling too fast; retry after the time in Retry-After"
 	case errors.Is(err, errInvalidID), errors.Is(err, ErrNotFound):
 		p.Status, p.Error = http.StatusNotFound, msgNotFound
@@ -113,9 +113,5 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 // retryAfter renders d as whole seconds, rounded up and at least 1, so a
 // client never comes back before it can be served.
 func retryAfter(d time.Duration) string {
-	s := int64((d + time.Second - 1) / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	return strconv.FormatInt(s, 10)
+	return strconv.FormatInt(max(ceilSeconds(d), 1), 10)
 }

@@ -84,7 +84,7 @@ func newLimits(lim Limiter, name string, now func() time.Time) *limits {
 }
 
 // allow spends one request of key's quota and sets the header fields on w. A
-// refusal comes back as a *RateLimitedError.
+// refusal comes back as a *rateLimitedError.
 func (l *limits) allow(w http.ResponseWriter, key string) error {
 	d := l.lim.Allow(key, l.now())
 	h := w.Header()
@@ -96,7 +96,7 @@ func (l *limits) allow(w http.ResponseWriter, key string) error {
 	b = strconv.AppendInt(b, ceilSeconds(d.Reset), 10)
 	h[hdrRateLimit] = []string{string(b)}
 	if !d.Allowed {
-		return &RateLimitedError{RetryAfter: d.RetryAfter}
+		return &rateLimitedError{retryAfter: d.RetryAfter}
 	}
 	return nil
 }
