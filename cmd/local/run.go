@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -188,10 +187,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	dev.addRoutes(mux)
 	api := status.New(cfg)
-	mux.Handle("/", api)
 
 	srv := &http.Server{
-		Handler:           apiForUncleanPaths(api, mux),
+		Handler:           devOrAPI(mux, api),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -223,17 +221,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// apiForUncleanPaths hands paths that are not in clean form ("//", "/./") to
-// the API, which answers them with its JSON 404, before this mux would
-// redirect them with an HTML 307.
-func apiForUncleanPaths(api, mux http.Handler) http.Handler {
+// devOrAPI sends the development paths to dev and everything else to the
+// API, which answers unknown and unclean paths ("//", "/./") itself: a
+// ServeMux in front of it would redirect those with an HTML 307.
+func devOrAPI(dev, api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if c := path.Clean(p); c != p && c+"/" != p {
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/_local/"), p == "/healthz", p == "/openapi.json":
+			dev.ServeHTTP(w, r)
+		default:
 			api.ServeHTTP(w, r)
-			return
 		}
-		mux.ServeHTTP(w, r)
 	})
 }
 
