@@ -83,17 +83,7 @@ func NewCache(v TokenVerifier, opts CacheOptions) *Cache {
 }
 
 // Authenticate returns the user id of the request's bearer token.
-func (c *Cache) Authenticate(r *http.Request) (string, error) {
-	tok, err := BearerToken(r)
-	if err != nil {
-		return "", err
-	}
-	cl, err := c.Verify(tok)
-	if err != nil {
-		return "", err
-	}
-	return cl.UserID, nil
-}
+func (c *Cache) Authenticate(r *http.Request) (string, error) { return bearerUser(r, c) }
 
 // Lookup returns the user id of the request's bearer token if the token is
 // in the cache and unexpired: no signature is checked. It lets the caller

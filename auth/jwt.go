@@ -174,12 +174,15 @@ type Claims struct {
 }
 
 // Authenticate returns the user id of the request's bearer token.
-func (v *Verifier) Authenticate(r *http.Request) (string, error) {
+func (v *Verifier) Authenticate(r *http.Request) (string, error) { return bearerUser(r, v) }
+
+// bearerUser returns the user id of r's bearer token as tv verifies it.
+func bearerUser(r *http.Request, tv TokenVerifier) (string, error) {
 	tok, err := BearerToken(r)
 	if err != nil {
 		return "", err
 	}
-	c, err := v.Verify(tok)
+	c, err := tv.Verify(tok)
 	if err != nil {
 		return "", err
 	}
