@@ -7,11 +7,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/careervp/vprstatus/status"
 )
 
 // TokenVerifier checks a raw bearer token. *Verifier is one.
 type TokenVerifier interface {
-	// Verify returns the token's claims, or an error wrapping ErrInvalidToken.
+	// Verify returns the token's claims, or an error wrapping status.ErrInvalidToken.
 	Verify(raw string) (Claims, error)
 }
 
@@ -110,7 +112,7 @@ func (c *Cache) Verify(raw string) (Claims, error) {
 	}
 	if !now.Before(cl.ExpiresAt) {
 		// Within the verifier's leeway, but past exp.
-		return Claims{}, fmt.Errorf("%w: token expired", ErrInvalidToken)
+		return Claims{}, fmt.Errorf("%w: token expired", status.ErrInvalidToken)
 	}
 	until := now.Add(c.ttl)
 	if cl.ExpiresAt.Before(until) {

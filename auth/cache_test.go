@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/careervp/vprstatus/auth"
+	"github.com/careervp/vprstatus/status"
 )
 
 // countingVerifier counts the tokens that reach the signature check.
@@ -117,7 +118,7 @@ func TestCacheExpiry(t *testing.T) {
 		calls := cv.calls.Load()
 		for _, d := range []time.Duration{0, 10 * time.Second} { // the verifier's leeway is 30s
 			clk.Set(now.Add(2*time.Minute + d))
-			if _, err := c.Authenticate(bearer(tok)); !errors.Is(err, auth.ErrInvalidToken) {
+			if _, err := c.Authenticate(bearer(tok)); !errors.Is(err, status.ErrInvalidToken) {
 				t.Fatalf("exp+%v: err %v, want ErrInvalidToken", d, err)
 			}
 		}
@@ -234,7 +235,7 @@ func TestCacheDoesNotCacheFailures(t *testing.T) {
 	c, cv := newCache(t, clk, auth.CacheOptions{})
 	bad := sign(t, "HS256", claims(t, func(c jwt.MapClaims) { c["aud"] = "someone-else" }), nil)
 	for range 3 {
-		if _, err := c.Authenticate(bearer(bad)); !errors.Is(err, auth.ErrInvalidToken) {
+		if _, err := c.Authenticate(bearer(bad)); !errors.Is(err, status.ErrInvalidToken) {
 			t.Fatalf("err %v, want ErrInvalidToken", err)
 		}
 		if _, ok := c.Lookup(bearer(bad)); ok {
@@ -244,7 +245,7 @@ func TestCacheDoesNotCacheFailures(t *testing.T) {
 	if n := cv.calls.Load(); n != 3 {
 		t.Fatalf("%d verifications of a bad token sent 3 times, want 3", n)
 	}
-	if _, err := c.Authenticate(httptest.NewRequest("GET", "/", nil)); !errors.Is(err, auth.ErrNoCredentials) {
+	if _, err := c.Authenticate(httptest.NewRequest("GET", "/", nil)); !errors.Is(err, status.ErrNoCredentials) {
 		t.Fatalf("no header: %v", err)
 	}
 	if cv.calls.Load() != 3 {

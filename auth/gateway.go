@@ -3,6 +3,8 @@ package auth
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/careervp/vprstatus/status"
 )
 
 // ClaimsFunc returns the claims an upstream authorizer verified for r, and
@@ -42,7 +44,7 @@ func NewGateway(fn ClaimsFunc, opts GatewayOptions) *Gateway {
 func (g *Gateway) Authenticate(r *http.Request) (string, error) {
 	claims, ok := g.claims(r)
 	if !ok {
-		return "", fmt.Errorf("%w: no authorizer claims", ErrNoCredentials)
+		return "", fmt.Errorf("%w: no authorizer claims", status.ErrNoCredentials)
 	}
 	return g.user(claims)
 }
@@ -61,14 +63,14 @@ func (g *Gateway) Lookup(r *http.Request) (string, bool) {
 
 func (g *Gateway) user(claims map[string]string) (string, error) {
 	if g.opts.Issuer != "" && claims["iss"] != g.opts.Issuer {
-		return "", fmt.Errorf("%w: authorizer claims from issuer %q", ErrInvalidToken, claims["iss"])
+		return "", fmt.Errorf("%w: authorizer claims from issuer %q", status.ErrInvalidToken, claims["iss"])
 	}
 	if g.opts.TokenUse != "" && claims["token_use"] != g.opts.TokenUse {
-		return "", fmt.Errorf("%w: token_use %q not accepted", ErrInvalidToken, claims["token_use"])
+		return "", fmt.Errorf("%w: token_use %q not accepted", status.ErrInvalidToken, claims["token_use"])
 	}
 	user := claims[g.opts.UserClaim]
 	if user == "" {
-		return "", fmt.Errorf("%w: authorizer claims lack %q", ErrInvalidToken, g.opts.UserClaim)
+		return "", fmt.Errorf("%w: authorizer claims lack %q", status.ErrInvalidToken, g.opts.UserClaim)
 	}
 	return user, nil
 }

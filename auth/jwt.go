@@ -1,3 +1,8 @@
+// Package auth decides who is calling: it verifies bearer JWTs (JWKS or a
+// development HMAC secret) or, behind API Gateway, trusts the claims an
+// authorizer has already verified. Its types implement status.Authenticator
+// and wrap status's credential errors, like the other adapters implement the
+// interfaces status consumes.
 package auth
 
 import (
@@ -14,6 +19,8 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/careervp/vprstatus/status"
 )
 
 // MaxHeaderBytes bounds the Authorization header. JWT claims are decoded
@@ -190,28 +197,28 @@ func bearerUser(r *http.Request, tv TokenVerifier) (string, error) {
 }
 
 // Verify checks a raw token's signature and claims. Every failure wraps
-// ErrInvalidToken.
+// status.ErrInvalidToken.
 func (v *Verifier) Verify(raw string) (Claims, error) {
 	claims := jwt.MapClaims{}
 	_, err := v.parser.ParseWithClaims(raw, claims, v.keyfunc)
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return Claims{}, fmt.Errorf("%w: %w", status.ErrInvalidToken, err)
 	}
 	if !v.audienceOK(claims) {
-		return Claims{}, fmt.Errorf("%w: audience not accepted", ErrInvalidToken)
+		return Claims{}, fmt.Errorf("%w: audience not accepted", status.ErrInvalidToken)
 	}
 	if v.opts.TokenUse != "" {
 		if use, _ := claims["token_use"].(string); use != v.opts.TokenUse {
-			return Claims{}, fmt.Errorf("%w: token_use %q not accepted", ErrInvalidToken, use)
+			return Claims{}, fmt.Errorf("%w: token_use %q not accepted", status.ErrInvalidToken, use)
 		}
 	}
 	user, _ := claims[v.opts.UserClaim].(string)
 	if user == "" {
-		return Claims{}, fmt.Errorf("%w: no %q claim", ErrInvalidToken, v.opts.UserClaim)
+		return Claims{}, fmt.Errorf("%w: no %q claim", status.ErrInvalidToken, v.opts.UserClaim)
 	}
 	exp, err := claims.GetExpirationTime()
 	if err != nil || exp == nil {
-		return Claims{}, fmt.Errorf("%w: bad exp", ErrInvalidToken)
+		return Claims{}, fmt.Errorf("%w: bad exp", status.ErrInvalidToken)
 	}
 	return Claims{UserID: user, ExpiresAt: exp.Time}, nil
 }
@@ -244,30 +251,30 @@ func (v *Verifier) audienceOK(claims jwt.MapClaims) bool {
 }
 
 // BearerToken returns the token of the request's Authorization header. A
-// missing header wraps ErrNoCredentials; anything malformed or larger than
-// MaxHeaderBytes wraps ErrInvalidToken.
+// missing header wraps status.ErrNoCredentials; anything malformed or larger than
+// MaxHeaderBytes wraps status.ErrInvalidToken.
 func BearerToken(r *http.Request) (string, error) {
 	vals := r.Header.Values("Authorization")
 	switch len(vals) {
 	case 0:
-		return "", ErrNoCredentials
+		return "", status.ErrNoCredentials
 	case 1:
 	default:
-		return "", fmt.Errorf("%w: more than one Authorization header", ErrInvalidToken)
+		return "", fmt.Errorf("%w: more than one Authorization header", status.ErrInvalidToken)
 	}
 	h := vals[0]
 	if len(h) > MaxHeaderBytes {
-		return "", fmt.Errorf("%w: Authorization header over %d bytes", ErrInvalidToken, MaxHeaderBytes)
+		return "", fmt.Errorf("%w: Authorization header over %d bytes", status.ErrInvalidToken, MaxHeaderBytes)
 	}
 	scheme, tok, _ := strings.Cut(h, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
 		// Another scheme (Basic, say) is no bearer credential at all: RFC 6750
 		// §3.1 wants a bare challenge then, without an error code.
-		return "", fmt.Errorf("%w: %q is not the Bearer scheme", ErrNoCredentials, scheme)
+		return "", fmt.Errorf("%w: %q is not the Bearer scheme", status.ErrNoCredentials, scheme)
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" || strings.Count(tok, ".") != 2 {
-		return "", fmt.Errorf("%w: not a JWT", ErrInvalidToken)
+		return "", fmt.Errorf("%w: not a JWT", status.ErrInvalidToken)
 	}
 	return tok, nil
 }

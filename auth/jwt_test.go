@@ -18,6 +18,7 @@ import (
 
 	"github.com/careervp/vprstatus/auth"
 	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/status"
 )
 
 const (
@@ -201,7 +202,7 @@ func TestVerifierRejectsBadTokens(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := v.Authenticate(bearer(c.token))
-			if !errors.Is(err, auth.ErrInvalidToken) {
+			if !errors.Is(err, status.ErrInvalidToken) {
 				t.Fatalf("err = %v, want ErrInvalidToken", err)
 			}
 		})
@@ -209,7 +210,7 @@ func TestVerifierRejectsBadTokens(t *testing.T) {
 	t.Run("token_use mismatch", func(t *testing.T) {
 		v := jwksVerifier(t, auth.Options{TokenUse: "access"})
 		c := claims(t, func(c jwt.MapClaims) { c["token_use"] = "id" })
-		if _, err := v.Authenticate(bearer(sign(t, "RS256", c, nil))); !errors.Is(err, auth.ErrInvalidToken) {
+		if _, err := v.Authenticate(bearer(sign(t, "RS256", c, nil))); !errors.Is(err, status.ErrInvalidToken) {
 			t.Fatalf("err = %v, want ErrInvalidToken", err)
 		}
 	})
@@ -221,15 +222,15 @@ func TestBearerToken(t *testing.T) {
 		headers []string
 		want    error
 	}{
-		{"missing", nil, auth.ErrNoCredentials},
-		{"empty", []string{""}, auth.ErrNoCredentials},
-		{"basic scheme", []string{"Basic dXNlcjpwYXNz"}, auth.ErrNoCredentials},
-		{"a lone word", []string{"garbage"}, auth.ErrNoCredentials},
-		{"bearer alone", []string{"Bearer"}, auth.ErrInvalidToken},
-		{"bearer blank", []string{"Bearer   "}, auth.ErrInvalidToken},
-		{"oversized", []string{"Bearer " + strings.Repeat("a", auth.MaxHeaderBytes) + ".b.c"}, auth.ErrInvalidToken},
-		{"two headers", []string{"Bearer a.b.c", "Bearer d.e.f"}, auth.ErrInvalidToken},
-		{"not a jwt", []string{"Bearer abc"}, auth.ErrInvalidToken},
+		{"missing", nil, status.ErrNoCredentials},
+		{"empty", []string{""}, status.ErrNoCredentials},
+		{"basic scheme", []string{"Basic dXNlcjpwYXNz"}, status.ErrNoCredentials},
+		{"a lone word", []string{"garbage"}, status.ErrNoCredentials},
+		{"bearer alone", []string{"Bearer"}, status.ErrInvalidToken},
+		{"bearer blank", []string{"Bearer   "}, status.ErrInvalidToken},
+		{"oversized", []string{"Bearer " + strings.Repeat("a", auth.MaxHeaderBytes) + ".b.c"}, status.ErrInvalidToken},
+		{"two headers", []string{"Bearer a.b.c", "Bearer d.e.f"}, status.ErrInvalidToken},
+		{"not a jwt", []string{"Bearer abc"}, status.ErrInvalidToken},
 		{"ok", []string{"Bearer a.b.c"}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -256,11 +257,11 @@ func TestHMACKeysAcceptOnlyHS256(t *testing.T) {
 		t.Fatalf("HS256: %v", err)
 	}
 	for _, alg := range []string{"RS256", "ES256"} {
-		if _, err := v.Authenticate(bearer(sign(t, alg, claims(t, nil), nil))); !errors.Is(err, auth.ErrInvalidToken) {
+		if _, err := v.Authenticate(bearer(sign(t, alg, claims(t, nil), nil))); !errors.Is(err, status.ErrInvalidToken) {
 			t.Errorf("%s against an HMAC key: err = %v, want ErrInvalidToken", alg, err)
 		}
 	}
-	if _, err := v.Authenticate(bearer(unsigned(t, claims(t, nil)))); !errors.Is(err, auth.ErrInvalidToken) {
+	if _, err := v.Authenticate(bearer(unsigned(t, claims(t, nil)))); !errors.Is(err, status.ErrInvalidToken) {
 		t.Errorf("alg none: err = %v", err)
 	}
 	if _, err := auth.HMACSecret([]byte("short")); err == nil {
@@ -372,10 +373,10 @@ func TestGateway(t *testing.T) {
 	if got, err := auth.NewGateway(claimsOf(map[string]string{"sub": "u1", "email": "a@b"}), auth.GatewayOptions{UserClaim: "email"}).Authenticate(r); err != nil || got != "a@b" {
 		t.Errorf("email: %q, %v", got, err)
 	}
-	if _, err := auth.NewGateway(claimsOf(nil), auth.GatewayOptions{}).Authenticate(r); !errors.Is(err, auth.ErrNoCredentials) {
+	if _, err := auth.NewGateway(claimsOf(nil), auth.GatewayOptions{}).Authenticate(r); !errors.Is(err, status.ErrNoCredentials) {
 		t.Errorf("no claims: %v", err)
 	}
-	if _, err := auth.NewGateway(claimsOf(map[string]string{"email": "x"}), auth.GatewayOptions{}).Authenticate(r); !errors.Is(err, auth.ErrInvalidToken) {
+	if _, err := auth.NewGateway(claimsOf(map[string]string{"email": "x"}), auth.GatewayOptions{}).Authenticate(r); !errors.Is(err, status.ErrInvalidToken) {
 		t.Errorf("no sub: %v", err)
 	}
 }
@@ -388,9 +389,9 @@ func TestGatewayChecksIssuerAndTokenUse(t *testing.T) {
 	}, auth.GatewayOptions{Issuer: iss, TokenUse: "access"})
 	for claims, want := range map[string]error{
 		`{"sub":"u","iss":"` + iss + `","token_use":"access"}`:        nil,
-		`{"sub":"u","iss":"` + iss + `","token_use":"id"}`:            auth.ErrInvalidToken,
-		`{"sub":"u","iss":"https://other.test","token_use":"access"}`: auth.ErrInvalidToken,
-		`{"sub":"u"}`: auth.ErrInvalidToken,
+		`{"sub":"u","iss":"` + iss + `","token_use":"id"}`:            status.ErrInvalidToken,
+		`{"sub":"u","iss":"https://other.test","token_use":"access"}`: status.ErrInvalidToken,
+		`{"sub":"u"}`: status.ErrInvalidToken,
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("X-Test-Claims", claims)
@@ -428,7 +429,7 @@ func FuzzBearerToken(f *testing.F) {
 			}
 			return
 		}
-		if !errors.Is(err, auth.ErrInvalidToken) && !errors.Is(err, auth.ErrNoCredentials) {
+		if !errors.Is(err, status.ErrInvalidToken) && !errors.Is(err, status.ErrNoCredentials) {
 			t.Fatalf("err %v wraps neither sentinel", err)
 		}
 	})

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/careervp/vprstatus/auth"
 )
 
 // Errors that only arise inside this package, on the way to an HTTP answer.
@@ -63,10 +61,10 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	p := problem{Type: "about:blank"}
 	var rl *rateLimitedError
 	switch {
-	case errors.Is(err, auth.ErrNoCredentials):
+	case errors.Is(err, ErrNoCredentials):
 		h.Set("WWW-Authenticate", `Bearer realm="vprstatus"`)
 		p.Status, p.Error, p.Message = http.StatusUnauthorized, "Unauthorized", "A bearer token is required"
-	case errors.Is(err, auth.ErrInvalidToken):
+	case errors.Is(err, ErrInvalidToken):
 		h.Set("WWW-Authenticate", `Bearer realm="vprstatus", error="invalid_token"`)
 		p.Status, p.Error, p.Message = http.StatusUnauthorized, "Unauthorized", "The bearer token is invalid or expired"
 	case errors.As(err, &rl):

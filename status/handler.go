@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/careervp/vprstatus/auth"
 )
 
 // pendingBody is the 202 answer while the job runs.
@@ -41,10 +39,10 @@ type failedBody struct {
 func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() time.Time, poll time.Duration) http.Handler {
 	pollAfter := shared(retryAfter(poll))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, ok := auth.User(r.Context())
+		user, ok := User(r.Context())
 		if !ok {
 			// The route is always wrapped by authenticate; reaching here is a bug.
-			ew.write(w, r, auth.ErrNoCredentials)
+			ew.write(w, r, ErrNoCredentials)
 			return
 		}
 		id := r.PathValue("job_id")

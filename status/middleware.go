@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"path"
 	"strings"
-
-	"github.com/careervp/vprstatus/auth"
 )
 
 // commonHeaders sets what every answer carries: bodies may hold a presigned
@@ -29,7 +27,7 @@ func commonHeaders(next http.Handler) http.Handler {
 func shared(v string) []string { return []string{v}[:1:1] }
 
 // authenticate puts the caller's user id in the request context for next
-// (auth.User reads it), or answers 401; with limits, it rations requests too.
+// (User reads it), or answers 401; with limits, it rations requests too.
 //
 // A request whose caller a FastAuthenticator recognises (a token verified
 // before) goes straight to its user's bucket. Any other request first spends
@@ -65,7 +63,7 @@ func authenticate(ew errorWriter, a Authenticator, users, addrs *limits, next ht
 				return
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(auth.WithUser(r.Context(), user)))
+		next.ServeHTTP(w, r.WithContext(withUser(r.Context(), user)))
 	})
 }
 

@@ -9,13 +9,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Authenticator identifies the caller of a request.
-type Authenticator interface {
-	// Authenticate returns the caller's user id, or an error wrapping
-	// auth.ErrNoCredentials or auth.ErrInvalidToken.
-	Authenticate(r *http.Request) (userID string, err error)
-}
-
 // Config holds every dependency of the handler. Logger, Auth, Jobs and
 // Results are required.
 type Config struct {
@@ -53,17 +46,6 @@ type Config struct {
 	// whose pages may read answers. None: no CORS headers, and OPTIONS is a
 	// 405 like any other method.
 	CORSOrigins []string
-}
-
-// FastAuthenticator is an Authenticator that can name some callers without
-// checking a signature: tokens it has verified before (auth.Cache), or
-// claims an upstream authorizer verified (auth.Gateway). Requests it
-// recognises skip the per-address limit; the others spend from it before
-// Authenticate runs.
-type FastAuthenticator interface {
-	Authenticator
-	// Lookup returns r's caller, if that needs no signature check.
-	Lookup(r *http.Request) (userID string, ok bool)
 }
 
 // New returns the service's http.Handler. It panics if a required dependency
