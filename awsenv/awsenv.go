@@ -20,20 +20,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/careervp/vprstatus/awsfault"
 	"github.com/careervp/vprstatus/dynamo"
 	"github.com/careervp/vprstatus/s3result"
 )
 
-// Defaults and limits.
-const (
-	DefaultURLTTL      = time.Hour
-	DefaultCallTimeout = 2 * time.Second
-	// MaxURLTTL is SigV4's limit on a presigned URL's lifetime.
-	MaxURLTTL = 7 * 24 * time.Hour
-	// maxAttempts is the SDK retryer's cap; its backoff is capped so that all
-	// attempts fit in one call's deadline.
-	maxAttempts = 3
-)
+// maxAttempts is the SDK retryer's cap; its backoff is capped so that all
+// attempts fit in one call's deadline.
+const maxAttempts = 3
 
 // Settings is what the service reads from its environment.
 type Settings struct {
@@ -60,8 +54,8 @@ func ReadSettings(getenv func(string) string) (Settings, error) {
 		JobsTable:     getenv("JOBS_TABLE_NAME"),
 		ResultsBucket: getenv("VPR_RESULTS_BUCKET_NAME"),
 		Region:        getenv("AWS_REGION"),
-		URLTTL:        DefaultURLTTL,
-		CallTimeout:   DefaultCallTimeout,
+		URLTTL:        s3result.DefaultTTL,
+		CallTimeout:   awsfault.DefaultCallTimeout,
 	}
 	if s.JobsTable == "" {
 		return Settings{}, errors.New("JOBS_TABLE_NAME is required")
@@ -74,7 +68,7 @@ func ReadSettings(getenv func(string) string) (Settings, error) {
 		if s.URLTTL, err = duration("PRESIGNED_URL_TTL", v); err != nil {
 			return Settings{}, err
 		}
-		if s.URLTTL < time.Second || s.URLTTL > MaxURLTTL {
+		if s.URLTTL < time.Second || s.URLTTL > s3result.MaxTTL {
 			return Settings{}, fmt.Errorf("PRESIGNED_URL_TTL: %q is outside 1s to 168h", v)
 		}
 	}
@@ -167,10 +161,10 @@ func Load(ctx context.Context, getenv func(string) string) (*Backends, error) {
 // Zero durations in s take their defaults.
 func New(cfg aws.Config, s Settings) *Backends {
 	if s.CallTimeout <= 0 {
-		s.CallTimeout = DefaultCallTimeout
+		s.CallTimeout = awsfault.DefaultCallTimeout
 	}
 	if s.URLTTL <= 0 {
-		s.URLTTL = DefaultURLTTL
+		s.URLTTL = s3result.DefaultTTL
 	}
 	cfg = cfg.Copy()
 	// The SDK's retryer is the only retry layer. Capping the backoff keeps

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/careervp/vprstatus/awsenv/fault"
+	"github.com/careervp/vprstatus/awsfault"
 	"github.com/careervp/vprstatus/status"
 )
 
@@ -22,10 +22,6 @@ import (
 type GetItemAPI interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 }
-
-// DefaultCallTimeout bounds one GetItem, retries included: well under the
-// Lambda timeout, so a slow table becomes a 503 rather than a dead request.
-const DefaultCallTimeout = 2 * time.Second
 
 // JobStore is a status.JobStore over the jobs table (partition key job_id).
 type JobStore struct {
@@ -43,7 +39,7 @@ var _ status.JobStore = (*JobStore)(nil)
 type Option func(*JobStore)
 
 // WithCallTimeout sets the deadline of each GetItem (default
-// DefaultCallTimeout). The SDK's retries must fit inside it.
+// awsfault.DefaultCallTimeout). The SDK's retries must fit inside it.
 func WithCallTimeout(d time.Duration) Option {
 	return func(s *JobStore) {
 		if d > 0 {
@@ -62,7 +58,7 @@ var attributes = []string{
 
 // New returns a store reading table through client.
 func New(client GetItemAPI, table string, opts ...Option) *JobStore {
-	s := &JobStore{client: client, table: table, timeout: DefaultCallTimeout}
+	s := &JobStore{client: client, table: table, timeout: awsfault.DefaultCallTimeout}
 	for _, o := range opts {
 		o(s)
 	}
@@ -110,7 +106,7 @@ func (s *JobStore) Job(ctx context.Context, id string) (*status.Job, error) {
 		ExpressionAttributeNames: s.names,
 	})
 	if err != nil {
-		return nil, fault.Classify(fmt.Errorf("dynamo: get job %s: %w", id, err))
+		return nil, awsfault.Classify(fmt.Errorf("dynamo: get job %s: %w", id, err))
 	}
 	if len(out.Item) == 0 {
 		return nil, fmt.Errorf("job %s: %w", id, status.ErrNotFound)

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/careervp/vprstatus/awsenv/fault"
+	"github.com/careervp/vprstatus/awsfault"
 	"github.com/careervp/vprstatus/status"
 )
 
@@ -23,10 +23,11 @@ type HeadObjectAPI interface {
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 }
 
-// Defaults.
+// Lifetimes of the URLs a Signer hands out.
 const (
-	DefaultTTL         = time.Hour
-	DefaultCallTimeout = 2 * time.Second // HeadObject, retries included
+	DefaultTTL = time.Hour
+	// MaxTTL is SigV4's limit on a presigned URL's lifetime.
+	MaxTTL = 7 * 24 * time.Hour
 )
 
 // Signer is a status.URLSigner over one bucket.
@@ -55,7 +56,7 @@ func WithTTL(d time.Duration) Option {
 }
 
 // WithCallTimeout sets the deadline of each HeadObject (default
-// DefaultCallTimeout).
+// awsfault.DefaultCallTimeout).
 func WithCallTimeout(d time.Duration) Option {
 	return func(s *Signer) {
 		if d > 0 {
@@ -96,7 +97,7 @@ func New(client *s3.Client, bucket string, opts ...Option) *Signer {
 		creds:   client.Options().Credentials,
 		bucket:  bucket,
 		ttl:     DefaultTTL,
-		timeout: DefaultCallTimeout,
+		timeout: awsfault.DefaultCallTimeout,
 		now:     time.Now,
 	}
 	for _, o := range opts {
@@ -115,7 +116,7 @@ func (s *Signer) SignResult(ctx context.Context, key string) (status.SignedURL, 
 		if notFound(err) {
 			return status.SignedURL{}, fmt.Errorf("%w: s3 %s: %w", status.ErrResultGone, key, err)
 		}
-		return status.SignedURL{}, fault.Classify(fmt.Errorf("s3: head %s: %w", key, err))
+		return status.SignedURL{}, awsfault.Classify(fmt.Errorf("s3: head %s: %w", key, err))
 	}
 
 	expires := s.now().Add(s.ttl)
@@ -123,7 +124,7 @@ func (s *Signer) SignResult(ctx context.Context, key string) (status.SignedURL, 
 	if s.creds != nil {
 		creds, err := s.creds.Retrieve(ctx)
 		if err != nil {
-			return status.SignedURL{}, fault.Classify(fmt.Errorf("s3: credentials: %w", err))
+			return status.SignedURL{}, awsfault.Classify(fmt.Errorf("s3: credentials: %w", err))
 		}
 		// A presigned URL dies with the temporary credentials that signed it.
 		if creds.CanExpire && creds.Expires.Before(expires) {
@@ -136,7 +137,7 @@ func (s *Signer) SignResult(ctx context.Context, key string) (status.SignedURL, 
 	}
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}, presignOpts...)
 	if err != nil {
-		return status.SignedURL{}, fault.Classify(fmt.Errorf("s3: presign %s: %w", key, err))
+		return status.SignedURL{}, awsfault.Classify(fmt.Errorf("s3: presign %s: %w", key, err))
 	}
 	return status.SignedURL{URL: req.URL, ExpiresAt: expires}, nil
 }

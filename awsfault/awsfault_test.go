@@ -1,4 +1,4 @@
-package fault_test
+package awsfault_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/careervp/vprstatus/awsenv/fault"
+	"github.com/careervp/vprstatus/awsfault"
 	"github.com/careervp/vprstatus/status"
 )
 
@@ -53,10 +53,10 @@ func TestUnavailable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := fault.Unavailable(tt.err); got != tt.want {
+			if got := awsfault.Unavailable(tt.err); got != tt.want {
 				t.Errorf("Unavailable(%v) = %v, want %v", tt.err, got, tt.want)
 			}
-			if got := errors.Is(fault.Classify(tt.err), status.ErrUnavailable); got != tt.want {
+			if got := errors.Is(awsfault.Classify(tt.err), status.ErrUnavailable); got != tt.want {
 				t.Errorf("Classify(%v) wraps ErrUnavailable = %v, want %v", tt.err, got, tt.want)
 			}
 		})
@@ -65,7 +65,7 @@ func TestUnavailable(t *testing.T) {
 
 func TestClassifyKeepsOtherErrors(t *testing.T) {
 	err := api("AccessDenied")
-	if got := fault.Classify(err); got != err {
+	if got := awsfault.Classify(err); got != err {
 		t.Errorf("Classify changed a non-transient error: %v", got)
 	}
 }

@@ -1,8 +1,8 @@
-// Package fault decides which AWS SDK errors mean "the dependency is
+// Package awsfault decides which AWS SDK errors mean "the dependency is
 // throttling, slow or unreachable": the errors a client should retry later
 // (503) rather than report as a bug (500). Both AWS adapters use it, so the
-// two cannot disagree on what a 503 is.
-package fault
+// two cannot disagree on what a 503 is, or on how long a call may take.
+package awsfault
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -18,6 +19,11 @@ import (
 
 	"github.com/careervp/vprstatus/status"
 )
+
+// DefaultCallTimeout bounds one AWS call, the SDK's retries included: well
+// under the Lambda timeout, so that a slow dependency becomes a 503 rather
+// than a dead request.
+const DefaultCallTimeout = 2 * time.Second
 
 // throttles recognises the SDK's own list of throttling error codes
 // (ProvisionedThroughputExceededException, ThrottlingException,
