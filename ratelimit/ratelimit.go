@@ -51,6 +51,7 @@ type Limiter struct {
 	limit  rate.Limit
 	burst  int
 	idle   time.Duration // Burst/Rate: how long an untouched bucket takes to refill
+	window time.Duration // idle in whole seconds, rounded up: the policy's w
 	seed   maphash.Seed
 	mask   uint64
 	shards []shard
@@ -87,6 +88,7 @@ func New(o Options) (*Limiter, error) {
 		limit:  rate.Limit(o.Rate),
 		burst:  o.Burst,
 		idle:   time.Duration(float64(o.Burst) / o.Rate * float64(time.Second)),
+		window: time.Duration(math.Ceil(float64(o.Burst)/o.Rate)) * time.Second,
 		seed:   maphash.MakeSeed(),
 		mask:   uint64(n - 1),
 		shards: make([]shard, n),
@@ -104,7 +106,7 @@ func New(o Options) (*Limiter, error) {
 // Policy returns the quota (the burst) and the time an empty bucket takes to
 // fill, rounded up to whole seconds.
 func (l *Limiter) Policy() (quota int, window time.Duration) {
-	return l.burst, ceilSeconds(l.idle)
+	return l.burst, l.window
 }
 
 // Allow takes a token from key's bucket at now, if there is one. A refused
@@ -219,11 +221,6 @@ func (s *shard) unlink(b *bucket) {
 func (s *shard) evict(b *bucket) {
 	s.unlink(b)
 	delete(s.m, b.key)
-}
-
-// ceilSeconds rounds d up to whole seconds.
-func ceilSeconds(d time.Duration) time.Duration {
-	return (d + time.Second - 1) / time.Second * time.Second
 }
 
 // Env names the settings FromEnv reads.

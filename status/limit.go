@@ -2,9 +2,7 @@ package status
 
 import (
 	"net/http"
-	"net/netip"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -23,7 +21,8 @@ type Decision struct {
 	// Allowed: the request may be served.
 	Allowed bool
 	// Quota is the size of the bucket, and Window the time an empty one
-	// takes to fill again: the policy's q and w.
+	// takes to fill again, in whole seconds (rounded up): the policy's q
+	// and w.
 	Quota  int
 	Window time.Duration
 	// Remaining is how many requests the bucket still holds (r).
@@ -56,10 +55,10 @@ const (
 //	RateLimit-Policy: "default";q=10;w=2
 //	RateLimit: "default";r=7;t=1
 //
-// q is the burst, w the seconds an empty bucket takes to fill (rounded up),
-// r the whole requests left, and t the seconds (rounded up) until the bucket
-// holds one more: on a refusal, the Retry-After. Both fields name the policy
-// that applied last to the request.
+// q is the burst, w the seconds an empty bucket takes to fill (the Limiter
+// rounds them up), r the whole requests left, and t the seconds (rounded
+// up) until the bucket holds one more: on a refusal, the Retry-After. Both
+// fields name the policy that applied last to the request.
 type limits struct {
 	lim    Limiter
 	name   string
@@ -110,7 +109,7 @@ func (l *limits) policyValue(d Decision) []string {
 	b = append(b, ";q="...)
 	b = strconv.AppendInt(b, int64(max(d.Quota, 0)), 10)
 	b = append(b, ";w="...)
-	b = strconv.AppendInt(b, max(ceilSeconds(d.Window), 1), 10)
+	b = strconv.AppendInt(b, max(int64(d.Window/time.Second), 1), 10)
 	p := &policyField{quota: d.Quota, window: d.Window, value: shared(string(b))}
 	l.policy.Store(p)
 	return p.value
@@ -122,57 +121,4 @@ func ceilSeconds(d time.Duration) int64 {
 		return 0
 	}
 	return int64((d + time.Second - 1) / time.Second)
-}
-
-// limitAddr spends from the client address's bucket before next runs: for
-// requests that carry no credentials worth a user's bucket.
-func limitAddr(ew errorWriter, addrs *limits, next http.Handler) http.Handler {
-	if addrs == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := addrs.allow(w, clientAddr(r.RemoteAddr)); err != nil {
-			ew.write(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// clientAddr returns the bucket key of a request's client: the IP address
-// of RemoteAddr, IPv6 addresses cut to their /64 (one subscriber's usual
-// allocation, so hopping within it gains nothing).
-//
-// RemoteAddr is "ip:port" from net/http, and the bare source IP of the API
-// Gateway event from algnhsa. X-Forwarded-For is not read: clients can write
-// it. (Behind an ALB, algnhsa itself takes the first X-Forwarded-For entry.)
-func clientAddr(remote string) string {
-	host := remote
-	switch i := strings.LastIndexByte(remote, ':'); {
-	case i < 0:
-		return remote // bare IPv4
-	case strings.HasPrefix(remote, "["):
-		end := strings.IndexByte(remote, ']')
-		if end < 0 {
-			return remote
-		}
-		host = remote[1:end]
-	case strings.IndexByte(remote, ':') == i:
-		return remote[:i] // IPv4:port
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return remote
-	}
-	if a.Is4In6() {
-		return a.Unmap().String()
-	}
-	if a.Is4() {
-		return host
-	}
-	p, err := a.WithZone("").Prefix(64)
-	if err != nil {
-		return remote
-	}
-	return p.String()
 }

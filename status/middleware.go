@@ -26,47 +26,6 @@ func commonHeaders(next http.Handler) http.Handler {
 // answers, and nothing does.
 func shared(v string) []string { return []string{v}[:1:1] }
 
-// authenticate puts the caller's user id in the request context for next
-// (User reads it), or answers 401; with limits, it rations requests too.
-//
-// A request whose caller a FastAuthenticator recognises (a token verified
-// before) goes straight to its user's bucket. Any other request first spends
-// from its client address's bucket, before a signature is checked, so that a
-// flood of made-up tokens is refused cheaply; it then spends from the user's
-// bucket if its credentials hold.
-func authenticate(ew errorWriter, a Authenticator, users, addrs *limits, next http.Handler) http.Handler {
-	fast, _ := a.(FastAuthenticator)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var (
-			user string
-			ok   bool
-		)
-		if fast != nil {
-			user, ok = fast.Lookup(r)
-		}
-		if !ok {
-			if addrs != nil {
-				if err := addrs.allow(w, clientAddr(r.RemoteAddr)); err != nil {
-					ew.write(w, r, err)
-					return
-				}
-			}
-			var err error
-			if user, err = a.Authenticate(r); err != nil {
-				ew.write(w, r, err)
-				return
-			}
-		}
-		if users != nil {
-			if err := users.allow(w, user); err != nil {
-				ew.write(w, r, err)
-				return
-			}
-		}
-		next.ServeHTTP(w, r.WithContext(withUser(r.Context(), user)))
-	})
-}
-
 // cleanPaths answers paths ServeMux would redirect to their clean form
 // ("//", "/./", "/../") as unknown ones: its 307 has an HTML body, and
 // behind a named API Gateway stage its Location would drop the stage.

@@ -4,31 +4,29 @@ import "net/http"
 
 // routeDeps is what the routes are made of.
 type routeDeps struct {
-	ew           errorWriter
-	auth         Authenticator
-	users, addrs *limits // nil: no limit
-	cors         *corsPolicy
-	tr           *tracing
-	status       http.Handler
+	ew     errorWriter
+	admit  admission
+	cors   *corsPolicy
+	tr     *tracing
+	status http.Handler
 }
 
 // addRoutes lists the whole API surface.
 func addRoutes(mux *http.ServeMux, d routeDeps) {
 	const statusPath = "/api/vpr/status/{job_id}"
-	mux.Handle("GET "+statusPath, d.tr.route(statusPath, authenticate(d.ew, d.auth, d.users, d.addrs, d.status)))
+	mux.Handle("GET "+statusPath, d.tr.route(statusPath, d.admit.authenticated(d.status)))
 	if d.cors != nil {
 		mux.Handle("OPTIONS "+statusPath, d.tr.route(statusPath, handlePreflight(d.cors)))
 	}
 	// Explicit fallbacks, so 405 and 404 answers carry JSON bodies too
-	// (ServeMux's own are plain text). They spend from the client address's
-	// bucket: they check no credentials.
-	mux.Handle(statusPath, d.tr.route(statusPath, limitAddr(d.ew, d.addrs, handleError(d.ew, errMethodNotAllowed))))
+	// (ServeMux's own are plain text).
+	mux.Handle(statusPath, d.tr.route(statusPath, d.admit.anonymous(handleError(d.ew, errMethodNotAllowed))))
 	mux.Handle("/", handleNotFound(d))
 }
 
 // handleNotFound answers paths outside the API.
 func handleNotFound(d routeDeps) http.Handler {
-	return limitAddr(d.ew, d.addrs, handleError(d.ew, errNoRoute))
+	return d.admit.anonymous(handleError(d.ew, errNoRoute))
 }
 
 func handleError(ew errorWriter, err error) http.Handler {

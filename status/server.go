@@ -74,12 +74,12 @@ func New(cfg Config) http.Handler {
 	ew := errorWriter{logger: cfg.Logger, retryUnavailable: cfg.UnavailableRetry, allow: allowedMethods(cors)}
 	tr := newTracing(cfg.TracerProvider, cfg.Propagator)
 	deps := routeDeps{
-		ew:    ew,
-		auth:  cfg.Auth,
-		users: newLimits(cfg.Limiter, userPolicy, cfg.Now),
-		addrs: newLimits(cfg.AddrLimiter, addrPolicy, cfg.Now),
-		cors:  cors,
-		tr:    tr,
+		ew: ew,
+		admit: newAdmission(ew, cfg.Auth,
+			newLimits(cfg.Limiter, userPolicy, cfg.Now),
+			newLimits(cfg.AddrLimiter, addrPolicy, cfg.Now)),
+		cors: cors,
+		tr:   tr,
 		status: handleStatus(ew, tr.jobStore(cfg.Jobs), tr.urlSigner(cfg.Results),
 			cfg.Now, cfg.PollInterval),
 	}
