@@ -231,19 +231,55 @@ const (
 	EnvAddrBurst = "RATE_LIMIT_ADDR_BURST"
 )
 
-// FromEnv reads the per-user and per-address options from getenv:
-// RATE_LIMIT_RPS and RATE_LIMIT_BURST (defaults 5 and 10) for users, and
-// RATE_LIMIT_ADDR_RPS and RATE_LIMIT_ADDR_BURST for client addresses, which
-// default to the user settings.
-func FromEnv(getenv func(string) string) (users, addrs Options, err error) {
-	users = Options{Rate: DefaultRate, Burst: DefaultBurst}
+// Settings shape the service's two Limiters: one keyed by user, one by
+// client address (status.Config's Limiter and AddrLimiter).
+type Settings struct {
+	Users Options
+	// Addrs shapes the per-address buckets. A zero Rate or Burst follows
+	// Users', so that setting the user limit alone moves both.
+	Addrs Options
+}
+
+// AddrOptions returns Addrs with its unset fields taken from Users.
+func (s Settings) AddrOptions() Options {
+	a := s.Addrs
+	if a.Rate == 0 {
+		a.Rate = s.Users.Rate
+	}
+	if a.Burst == 0 {
+		a.Burst = s.Users.Burst
+	}
+	return a
+}
+
+// New returns the per-user and the per-address Limiter.
+func (s Settings) New() (users, addrs *Limiter, err error) {
+	if users, err = New(s.Users); err != nil {
+		return nil, nil, fmt.Errorf("user limit: %w", err)
+	}
+	if addrs, err = New(s.AddrOptions()); err != nil {
+		return nil, nil, fmt.Errorf("address limit: %w", err)
+	}
+	return users, addrs, nil
+}
+
+// FromEnv reads Settings from getenv: RATE_LIMIT_RPS and RATE_LIMIT_BURST
+// (defaults 5 and 10) for users, and RATE_LIMIT_ADDR_RPS and
+// RATE_LIMIT_ADDR_BURST for client addresses, which follow the user
+// settings when unset. Every malformed variable is named in the error.
+func FromEnv(getenv func(string) string) (Settings, error) {
 	var errs []error
-	users.Rate = envFloat(getenv, EnvRate, users.Rate, &errs)
-	users.Burst = envInt(getenv, EnvBurst, users.Burst, &errs)
-	addrs = users
-	addrs.Rate = envFloat(getenv, EnvAddrRate, addrs.Rate, &errs)
-	addrs.Burst = envInt(getenv, EnvAddrBurst, addrs.Burst, &errs)
-	return users, addrs, errors.Join(errs...)
+	s := Settings{
+		Users: Options{
+			Rate:  envFloat(getenv, EnvRate, DefaultRate, &errs),
+			Burst: envInt(getenv, EnvBurst, DefaultBurst, &errs),
+		},
+		Addrs: Options{
+			Rate:  envFloat(getenv, EnvAddrRate, 0, &errs),
+			Burst: envInt(getenv, EnvAddrBurst, 0, &errs),
+		},
+	}
+	return s, errors.Join(errs...)
 }
 
 func envFloat(getenv func(string) string, name string, def float64, errs *[]error) float64 {

@@ -288,21 +288,21 @@ func TestFromEnv(t *testing.T) {
 	env := func(kv map[string]string) func(string) string {
 		return func(k string) string { return kv[k] }
 	}
-	users, addrs, err := ratelimit.FromEnv(env(nil))
-	if err != nil || users != (ratelimit.Options{Rate: 5, Burst: 10}) || addrs != users {
+	s, err := ratelimit.FromEnv(env(nil))
+	if users, addrs := s.Users, s.AddrOptions(); err != nil || users != (ratelimit.Options{Rate: 5, Burst: 10}) || addrs != users {
 		t.Errorf("defaults: %+v %+v %v", users, addrs, err)
 	}
-	users, addrs, err = ratelimit.FromEnv(env(map[string]string{
+	s, err = ratelimit.FromEnv(env(map[string]string{
 		"RATE_LIMIT_RPS": "2.5", "RATE_LIMIT_BURST": "4", "RATE_LIMIT_ADDR_BURST": "20",
 	}))
-	if err != nil || users != (ratelimit.Options{Rate: 2.5, Burst: 4}) || addrs != (ratelimit.Options{Rate: 2.5, Burst: 20}) {
+	if users, addrs := s.Users, s.AddrOptions(); err != nil || users != (ratelimit.Options{Rate: 2.5, Burst: 4}) || addrs != (ratelimit.Options{Rate: 2.5, Burst: 20}) {
 		t.Errorf("set: %+v %+v %v", users, addrs, err)
 	}
 	for _, kv := range []map[string]string{
 		{"RATE_LIMIT_RPS": "0"}, {"RATE_LIMIT_RPS": "fast"}, {"RATE_LIMIT_BURST": "-1"},
 		{"RATE_LIMIT_ADDR_RPS": "Inf"}, {"RATE_LIMIT_ADDR_BURST": "1.5"},
 	} {
-		if _, _, err := ratelimit.FromEnv(env(kv)); err == nil {
+		if _, err := ratelimit.FromEnv(env(kv)); err == nil {
 			t.Errorf("%v: no error", kv)
 		}
 	}

@@ -51,15 +51,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 	if err != nil {
 		return fail(err)
 	}
-	userLimits, addrLimits, err := ratelimit.FromEnv(getenv)
+	limits, err := ratelimit.FromEnv(getenv)
 	if err != nil {
 		return fail(err)
 	}
-	users, err := ratelimit.New(userLimits)
-	if err != nil {
-		return fail(err)
-	}
-	addrs, err := ratelimit.New(addrLimits)
+	users, addrs, err := limits.New()
 	if err != nil {
 		return fail(err)
 	}
@@ -72,8 +68,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 		"jobs_table", backends.Settings.JobsTable,
 		"results_bucket", backends.Settings.ResultsBucket,
 		"url_ttl", backends.Settings.URLTTL.String(),
-		"rate_limit", fmt.Sprintf("%g/s burst %d", userLimits.Rate, userLimits.Burst),
-		"addr_rate_limit", fmt.Sprintf("%g/s burst %d", addrLimits.Rate, addrLimits.Burst),
+		"rate_limit", fmt.Sprintf("%g/s burst %d", limits.Users.Rate, limits.Users.Burst),
+		"addr_rate_limit", fmt.Sprintf("%g/s burst %d", limits.AddrOptions().Rate, limits.AddrOptions().Burst),
 		"tracing", tr.Exports(),
 	)
 	start(newHandler(logger, tr, status.Config{

@@ -38,7 +38,7 @@ type options struct {
 	urlTTL        time.Duration
 	jobTTL        time.Duration
 	logLevel      slog.Level
-	users, addrs  ratelimit.Options
+	limits        ratelimit.Settings
 	trace         string
 	corsOrigins   string
 	seed          bool
@@ -49,7 +49,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	var o options
 	var err error
 	// The environment gives the limits' defaults, as in Lambda; flags win.
-	if o.users, o.addrs, err = ratelimit.FromEnv(getenv); err != nil {
+	if o.limits, err = ratelimit.FromEnv(getenv); err != nil {
 		return o, err
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
@@ -61,8 +61,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.DurationVar(&o.urlTTL, "url-ttl", time.Hour, "lifetime of result URLs")
 	fs.DurationVar(&o.jobTTL, "job-ttl", 10*time.Minute, "ttl of jobs created with POST /_local/jobs (0: none)")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN, ERROR")
-	fs.Float64Var(&o.users.Rate, "rate-limit-rps", o.users.Rate, "requests a second each user may make, sustained ("+ratelimit.EnvRate+")")
-	fs.IntVar(&o.users.Burst, "rate-limit-burst", o.users.Burst, "requests each user may make at once ("+ratelimit.EnvBurst+")")
+	fs.Float64Var(&o.limits.Users.Rate, "rate-limit-rps", o.limits.Users.Rate, "requests a second each user may make, sustained ("+ratelimit.EnvRate+")")
+	fs.IntVar(&o.limits.Users.Burst, "rate-limit-burst", o.limits.Users.Burst, "requests each user may make at once ("+ratelimit.EnvBurst+")")
 	fs.StringVar(&o.trace, "trace", "", `export spans: "stdout" (JSON on stdout) or "otlp" (OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318); off when empty`)
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "serve on a non-loopback address too; anyone who can reach it can mint tokens for any user with POST /_local/token")
 	fs.BoolVar(&o.seed, "seed", false, "with -backend aws: create the jobs table and the results bucket if missing, and put a demo job in every state in them (for local servers such as dynalite and s3rver)")
@@ -72,13 +72,6 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	// The per-address limit follows the per-user one unless set on its own.
-	if getenv(ratelimit.EnvAddrRate) == "" {
-		o.addrs.Rate = o.users.Rate
-	}
-	if getenv(ratelimit.EnvAddrBurst) == "" {
-		o.addrs.Burst = o.users.Burst
 	}
 	if o.backend != "fakes" && o.backend != "aws" {
 		return o, fmt.Errorf(`-backend %q: want "fakes" or "aws"`, o.backend)
@@ -125,11 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	minter := &fakes.Issuer{Issuer: devIssuer, Audience: devAudience, Secret: secret}
 
-	users, err := ratelimit.New(o.users)
-	if err != nil {
-		return err
-	}
-	addrs, err := ratelimit.New(o.addrs)
+	users, addrs, err := o.limits.New()
 	if err != nil {
 		return err
 	}
