@@ -70,6 +70,8 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &rl):
 		h.Set("Retry-After", retryAfter(rl.retryAfter))
 		p.Status, p.Error, p.Message = http.StatusTooManyRequests, "Too many requests", "Polling too fast; retry after the time in Retry-After"
+	case errors.Is(err, ErrBadRequest):
+		p.Status, p.Error = http.StatusBadRequest, "Bad request"
 	case errors.Is(err, errInvalidID), errors.Is(err, ErrNotFound):
 		p.Status, p.Error = http.StatusNotFound, msgNotFound
 	case errors.Is(err, errForbidden):

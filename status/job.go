@@ -82,4 +82,7 @@ var (
 	ErrUnavailable = errors.New("dependency unavailable")
 	// ErrBadRecord: the store holds a record this service cannot make sense of.
 	ErrBadRecord = errors.New("bad job record")
+	// ErrBadRequest: a request no handler can be given, such as a Lambda event
+	// whose path is not a URL path. Entry points answer it with Refuse.
+	ErrBadRequest = errors.New("bad request")
 )

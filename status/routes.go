@@ -1,6 +1,9 @@
 package status
 
-import "net/http"
+import (
+	"log/slog"
+	"net/http"
+)
 
 // routeDeps is what the routes are made of.
 type routeDeps struct {
@@ -27,6 +30,14 @@ func addRoutes(mux *http.ServeMux, d routeDeps) {
 // handleNotFound answers paths outside the API.
 func handleNotFound(d routeDeps) http.Handler {
 	return d.admit.anonymous(handleError(d.ew, errNoRoute))
+}
+
+// Refuse returns a handler that answers every request with the HTTP form of
+// err, as New's handler would: the same problem body, headers and logging.
+// It is for entry points that must answer a request they cannot hand to New's
+// handler (ErrBadRequest), so that the contract keeps one author.
+func Refuse(logger *slog.Logger, err error) http.Handler {
+	return commonHeaders(handleError(errorWriter{logger: logger}, err))
 }
 
 func handleError(ew errorWriter, err error) http.Handler {

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 
 	"github.com/akrylysov/algnhsa"
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/careervp/vprstatus/status"
 )
 
 // stripStage removes a named stage's prefix from the path. An HTTP API
@@ -37,10 +40,17 @@ func stripStage(next http.Handler) http.Handler {
 
 // badEventAnswers turns events algnhsa cannot make a request of (a path
 // with a malformed %-escape, say) into a 400 answer rather than an
-// invocation error, which API Gateway would report as a 502.
+// invocation error, which API Gateway would report as a 502. The answer is
+// status's, rendered into the proxy response shape that API Gateway's
+// payloads 1.0 and 2.0 and function URLs share.
 type badEventAnswers struct {
 	next   lambda.Handler
 	logger *slog.Logger
+	refuse http.Handler // status.Refuse(logger, status.ErrBadRequest)
+}
+
+func newBadEventAnswers(next lambda.Handler, logger *slog.Logger) badEventAnswers {
+	return badEventAnswers{next: next, logger: logger, refuse: status.Refuse(logger, status.ErrBadRequest)}
 }
 
 func (b badEventAnswers) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
@@ -49,16 +59,11 @@ func (b badEventAnswers) Invoke(ctx context.Context, payload []byte) ([]byte, er
 		return out, nil
 	}
 	b.logger.WarnContext(ctx, "event not understood", "err", err)
-	body, _ := json.Marshal(map[string]any{
-		"type": "about:blank", "title": "Bad Request", "status": 400, "error": "Bad request",
-	})
-	return json.Marshal(map[string]any{
-		"statusCode": http.StatusBadRequest,
-		"headers": map[string]string{
-			"Content-Type":           "application/problem+json",
-			"Cache-Control":          "no-store",
-			"X-Content-Type-Options": "nosniff",
-		},
-		"body": string(body),
-	})
+	w := httptest.NewRecorder()
+	b.refuse.ServeHTTP(w, httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil))
+	headers := make(map[string]string, len(w.Header()))
+	for k, v := range w.Header() {
+		headers[k] = strings.Join(v, ",")
+	}
+	return json.Marshal(map[string]any{"statusCode": w.Code, "headers": headers, "body": w.Body.String()})
 }
