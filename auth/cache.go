@@ -124,19 +124,6 @@ func (c *Cache) Verify(raw string) (Claims, error) {
 	return cl, nil
 }
 
-// Len returns how many tokens are cached, expired ones not yet evicted
-// included.
-func (c *Cache) Len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
-
 type tokenKey uint64
 
 func (c *Cache) keyOf(raw string) tokenKey { return tokenKey(maphash.String(c.seed, raw)) }

@@ -6,48 +6,19 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/careervp/vprstatus/auth"
+	"github.com/careervp/vprstatus/fakes"
 	"github.com/careervp/vprstatus/status"
 )
 
-// countingVerifier counts the tokens that reach the signature check.
-type countingVerifier struct {
-	v     auth.TokenVerifier
-	calls atomic.Int64
-}
-
-func (c *countingVerifier) Verify(raw string) (auth.Claims, error) {
-	c.calls.Add(1)
-	return c.v.Verify(raw)
-}
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // newCache returns a cache in front of an HS256 verifier, both on clk, and
 // the verifier's call counter.
-func newCache(t *testing.T, clk *clock, opts auth.CacheOptions) (*auth.Cache, *countingVerifier) {
+func newCache(t *testing.T, clk *fakes.Clock, opts auth.CacheOptions) (*auth.Cache, *fakes.Verifier) {
 	t.Helper()
 	keys, err := auth.HMACSecret(testIssuer(t).Secret)
 	if err != nil {
@@ -57,7 +28,7 @@ func newCache(t *testing.T, clk *clock, opts auth.CacheOptions) (*auth.Cache, *c
 	if err != nil {
 		t.Fatal(err)
 	}
-	cv := &countingVerifier{v: v}
+	cv := &fakes.Verifier{VerifyFunc: v.Verify}
 	opts.Now = clk.Now
 	return auth.NewCache(cv, opts), cv
 }
@@ -72,7 +43,7 @@ func hsToken(t *testing.T, sub string, exp time.Duration) string {
 }
 
 func TestCacheSkipsRepeatVerification(t *testing.T) {
-	clk := &clock{t: now}
+	clk := fakes.NewClock(now)
 	c, cv := newCache(t, clk, auth.CacheOptions{})
 	tok := hsToken(t, "u1", time.Hour)
 	if _, ok := c.Lookup(bearer(tok)); ok {
@@ -84,7 +55,7 @@ func TestCacheSkipsRepeatVerification(t *testing.T) {
 			t.Fatalf("request %d: %q, %v", i, user, err)
 		}
 	}
-	if n := cv.calls.Load(); n != 1 {
+	if n := cv.Calls(); n != 1 {
 		t.Fatalf("%d verifications for 10 requests, want 1", n)
 	}
 	if user, ok := c.Lookup(bearer(tok)); !ok || user != "u1" {
@@ -101,7 +72,7 @@ func TestCacheSkipsRepeatVerification(t *testing.T) {
 // verifier's leeway.
 func TestCacheExpiry(t *testing.T) {
 	t.Run("exp inside the bound", func(t *testing.T) {
-		clk := &clock{t: now}
+		clk := fakes.NewClock(now)
 		c, cv := newCache(t, clk, auth.CacheOptions{TTL: 5 * time.Minute})
 		tok := hsToken(t, "u1", 2*time.Minute)
 		if _, err := c.Authenticate(bearer(tok)); err != nil {
@@ -115,19 +86,19 @@ func TestCacheExpiry(t *testing.T) {
 		if _, ok := c.Lookup(bearer(tok)); ok {
 			t.Fatal("hit at exp")
 		}
-		calls := cv.calls.Load()
+		calls := cv.Calls()
 		for _, d := range []time.Duration{0, 10 * time.Second} { // the verifier's leeway is 30s
 			clk.Set(now.Add(2*time.Minute + d))
 			if _, err := c.Authenticate(bearer(tok)); !errors.Is(err, status.ErrInvalidToken) {
 				t.Fatalf("exp+%v: err %v, want ErrInvalidToken", d, err)
 			}
 		}
-		if cv.calls.Load() == calls {
+		if cv.Calls() == calls {
 			t.Fatal("an expired entry was not sent back to the verifier")
 		}
 	})
 	t.Run("the bound inside exp", func(t *testing.T) {
-		clk := &clock{t: now}
+		clk := fakes.NewClock(now)
 		c, cv := newCache(t, clk, auth.CacheOptions{TTL: 5 * time.Minute})
 		tok := hsToken(t, "u1", time.Hour)
 		c.Authenticate(bearer(tok))
@@ -139,8 +110,8 @@ func TestCacheExpiry(t *testing.T) {
 		if _, ok := c.Lookup(bearer(tok)); ok {
 			t.Fatal("hit at the bound")
 		}
-		if _, err := c.Authenticate(bearer(tok)); err != nil || cv.calls.Load() != 2 {
-			t.Fatalf("after the bound: %v, %d verifications, want a second one", err, cv.calls.Load())
+		if _, err := c.Authenticate(bearer(tok)); err != nil || cv.Calls() != 2 {
+			t.Fatalf("after the bound: %v, %d verifications, want a second one", err, cv.Calls())
 		}
 		clk.Set(now.Add(9 * time.Minute))
 		if _, ok := c.Lookup(bearer(tok)); !ok {
@@ -150,7 +121,7 @@ func TestCacheExpiry(t *testing.T) {
 }
 
 func TestCacheEviction(t *testing.T) {
-	clk := &clock{t: now}
+	clk := fakes.NewClock(now)
 	c, cv := newCache(t, clk, auth.CacheOptions{Size: 2})
 	toks := []string{hsToken(t, "a", time.Hour), hsToken(t, "b", time.Hour), hsToken(t, "c", time.Hour)}
 	for _, tok := range toks {
@@ -167,7 +138,7 @@ func TestCacheEviction(t *testing.T) {
 		}
 	}
 	c.Authenticate(bearer(toks[0]))
-	if n := cv.calls.Load(); n != 4 {
+	if n := cv.Calls(); n != 4 {
 		t.Fatalf("%d verifications, want 4: the evicted token is checked again", n)
 	}
 	if n := c.Len(); n != 2 {
@@ -177,7 +148,7 @@ func TestCacheEviction(t *testing.T) {
 
 // TestCacheBoundUnderChurn: many distinct tokens never hold more than Size.
 func TestCacheBoundUnderChurn(t *testing.T) {
-	clk := &clock{t: now}
+	clk := fakes.NewClock(now)
 	c := auth.NewCache(stubVerifier{}, auth.CacheOptions{Size: 1000, Now: clk.Now})
 	for i := range 20_000 {
 		tok := "a.b." + strconv.Itoa(i)
@@ -204,7 +175,7 @@ func (stubVerifier) Verify(raw string) (auth.Claims, error) {
 }
 
 func TestCacheTokenDifferingByOneByte(t *testing.T) {
-	clk := &clock{t: now}
+	clk := fakes.NewClock(now)
 	c, cv := newCache(t, clk, auth.CacheOptions{})
 	tok := hsToken(t, "u1", time.Hour)
 	if _, err := c.Authenticate(bearer(tok)); err != nil {
@@ -217,21 +188,21 @@ func TestCacheTokenDifferingByOneByte(t *testing.T) {
 		if _, ok := c.Lookup(bearer(other)); ok {
 			t.Errorf("byte %d changed: cache hit", i)
 		}
-		before := cv.calls.Load()
+		before := cv.Calls()
 		// The last character's low bits may be base64 padding, which the
 		// decoder ignores: the verifier may then accept the twin, but it
 		// is the verifier that decides.
 		if _, err := c.Authenticate(bearer(other)); err == nil && i != len(tok)-1 {
 			t.Errorf("byte %d changed: accepted", i)
 		}
-		if cv.calls.Load() != before+1 {
+		if cv.Calls() != before+1 {
 			t.Errorf("byte %d changed: not verified afresh", i)
 		}
 	}
 }
 
 func TestCacheDoesNotCacheFailures(t *testing.T) {
-	clk := &clock{t: now}
+	clk := fakes.NewClock(now)
 	c, cv := newCache(t, clk, auth.CacheOptions{})
 	bad := sign(t, "HS256", claims(t, func(c jwt.MapClaims) { c["aud"] = "someone-else" }), nil)
 	for range 3 {
@@ -242,19 +213,19 @@ func TestCacheDoesNotCacheFailures(t *testing.T) {
 			t.Fatal("a failed token is cached")
 		}
 	}
-	if n := cv.calls.Load(); n != 3 {
+	if n := cv.Calls(); n != 3 {
 		t.Fatalf("%d verifications of a bad token sent 3 times, want 3", n)
 	}
 	if _, err := c.Authenticate(httptest.NewRequest("GET", "/", nil)); !errors.Is(err, status.ErrNoCredentials) {
 		t.Fatalf("no header: %v", err)
 	}
-	if cv.calls.Load() != 3 {
+	if cv.Calls() != 3 {
 		t.Fatal("a request without a token reached the verifier")
 	}
 }
 
 func TestCacheConcurrentUse(t *testing.T) {
-	clk := &clock{t: now}
+	clk := fakes.NewClock(now)
 	c, _ := newCache(t, clk, auth.CacheOptions{Size: 8})
 	toks := make([]string, 16)
 	for i := range toks {
@@ -284,7 +255,7 @@ func TestCacheConcurrentUse(t *testing.T) {
 // TestCacheHitAllocations: a hit costs at most the one allocation of
 // hashing the token.
 func TestCacheHitAllocations(t *testing.T) {
-	clk := &clock{t: now}
+	clk := fakes.NewClock(now)
 	c, _ := newCache(t, clk, auth.CacheOptions{})
 	r := bearer(hsToken(t, "u1", time.Hour))
 	c.Authenticate(r)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/careervp/vprstatus/auth"
 	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/internal/testkit"
 	"github.com/careervp/vprstatus/status"
 )
 
@@ -28,21 +28,8 @@ const (
 
 var now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
-var (
-	issuerOnce sync.Once
-	issuer     *fakes.Issuer
-)
-
 func testIssuer(t testing.TB) *fakes.Issuer {
-	t.Helper()
-	issuerOnce.Do(func() {
-		var err error
-		if issuer, err = fakes.NewIssuer(iss, aud); err != nil {
-			panic(err)
-		}
-		issuer.Now = func() time.Time { return now }
-	})
-	return issuer
+	return testkit.Issuer(t, iss, aud, func() time.Time { return now })
 }
 
 // jwksVerifier verifies against the issuer's JWKS served over HTTP, as in production.

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/careervp/vprstatus/auth"
 	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/internal/testkit"
 	"github.com/careervp/vprstatus/ratelimit"
 	"github.com/careervp/vprstatus/status"
 )
@@ -39,22 +39,8 @@ const (
 // The algorithms a token can be signed with, as the sub-benchmarks name them.
 var algs = []struct{ name, alg string }{{"rs256", "RS256"}, {"es256", "ES256"}, {"hs256", "HS256"}}
 
-var (
-	issuerOnce sync.Once
-	issuer     *fakes.Issuer
-)
-
-// testIssuer shares one issuer across benchmarks and tests: RSA key
-// generation takes a while.
 func testIssuer(tb testing.TB) *fakes.Issuer {
-	tb.Helper()
-	issuerOnce.Do(func() {
-		var err error
-		if issuer, err = fakes.NewIssuer(issuerName, audience); err != nil {
-			panic(err)
-		}
-	})
-	return issuer
+	return testkit.Issuer(tb, issuerName, audience, nil)
 }
 
 // fixture is the complete handler as production wires it: a verifier behind

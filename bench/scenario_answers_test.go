@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/careervp/vprstatus/auth"
+	"github.com/careervp/vprstatus/fakes"
 )
 
 // check sends r through sc's handler once and checks the answer: the code,
@@ -57,9 +57,10 @@ func TestScenarios(t *testing.T) {
 	for _, a := range algs {
 		t.Run("cold_"+a.name, func(t *testing.T) {
 			t.Parallel()
-			var verified atomic.Int64
+			verified := new(fakes.Verifier)
 			sc := coldScenario(t, a.alg, fixtureOptions{wrap: func(v auth.TokenVerifier) auth.TokenVerifier {
-				return countingVerifier{v, &verified}
+				verified.VerifyFunc = v.Verify
+				return verified
 			}})
 			// Round the pool twice: a benchmark runs many rounds, and every
 			// request of every round must check a signature.
@@ -68,7 +69,7 @@ func TestScenarios(t *testing.T) {
 					check(t, sc, r)
 				}
 			}
-			if got, want := verified.Load(), int64(2*len(sc.reqs)); got != want {
+			if got, want := verified.Calls(), int64(2*len(sc.reqs)); got != want {
 				t.Errorf("%d signature checks for %d requests: the cache hit", got, want)
 			}
 		})
@@ -115,15 +116,4 @@ func TestCompletedAllocs(t *testing.T) {
 		t.Errorf("%v allocations per completed answer, budget %d", allocs, budget)
 	}
 	t.Logf("%v allocations per completed answer", allocs)
-}
-
-// countingVerifier counts signature checks.
-type countingVerifier struct {
-	v auth.TokenVerifier
-	n *atomic.Int64
-}
-
-func (c countingVerifier) Verify(raw string) (auth.Claims, error) {
-	c.n.Add(1)
-	return c.v.Verify(raw)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/internal/testkit"
 )
 
 // TestColdStart measures the function's cold start under the Runtime
@@ -96,15 +97,15 @@ func TestColdStart(t *testing.T) {
 	modes := []struct {
 		name    string
 		environ map[string]string
-		event   event
+		event   testkit.Event
 	}{
 		{"gateway (AUTH_TRUST_GATEWAY=true)", with(map[string]string{"AUTH_TRUST_GATEWAY": "true"}),
-			event{Kind: "apigw-v2", Path: path, Claims: map[string]string{"sub": "user-1"}}},
+			testkit.Event{Kind: "apigw-v2", Path: path, Claims: map[string]string{"sub": "user-1"}}},
 		{"jwt (JWKS fetched at start)", with(map[string]string{"JWT_ISSUER": iss.Issuer, "JWT_AUDIENCE": iss.Audience}),
-			event{Kind: "apigw-v2", Path: path, Headers: map[string]string{"authorization": "Bearer " + tok}}},
+			testkit.Event{Kind: "apigw-v2", Path: path, Headers: map[string]string{"authorization": "Bearer " + tok}}},
 	}
 	for _, m := range modes {
-		payload := m.event.render(t)
+		payload := m.event.Render(t)
 		var first, init, invoke []time.Duration
 		for range runs {
 			r := coldStart(t, rie, bootstrap, m.environ, payload)
@@ -166,7 +167,7 @@ func coldStart(t *testing.T, rie, bootstrap string, environ map[string]string, p
 			continue
 		}
 		r.first, r.invoke = time.Since(start), time.Since(sent)
-		var resp proxyResponse
+		var resp testkit.ProxyResponse
 		if code != http.StatusOK || json.Unmarshal(body, &resp) != nil || resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("first answer: %d %s\n%s", code, body, p.out.String())
 		}

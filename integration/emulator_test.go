@@ -17,8 +17,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"text/template"
 	"time"
+
+	"github.com/careervp/vprstatus/internal/testkit"
 )
 
 // The Lambda function (cmd/lambda, built for the host) runs under the AWS
@@ -157,12 +158,12 @@ func (e *emulator) invokeRaw(payload []byte, header http.Header) (int, []byte, e
 }
 
 // invoke invokes the function with payload and decodes its proxy response.
-func (e *emulator) invoke(t *testing.T, payload []byte) proxyResponse {
+func (e *emulator) invoke(t *testing.T, payload []byte) testkit.ProxyResponse {
 	t.Helper()
 	return e.invokeWith(t, payload, nil)
 }
 
-func (e *emulator) invokeWith(t *testing.T, payload []byte, header http.Header) proxyResponse {
+func (e *emulator) invokeWith(t *testing.T, payload []byte, header http.Header) testkit.ProxyResponse {
 	t.Helper()
 	code, body, err := e.invokeRaw(payload, header)
 	if err != nil {
@@ -171,7 +172,7 @@ func (e *emulator) invokeWith(t *testing.T, payload []byte, header http.Header) 
 	if code != http.StatusOK {
 		t.Fatalf("invoke: emulator answered %d %s", code, body)
 	}
-	var p proxyResponse
+	var p testkit.ProxyResponse
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatalf("invoke: answer %s: %v", body, err)
 	}
@@ -189,103 +190,6 @@ func (e *emulator) logLines() []map[string]any {
 		}
 	}
 	return lines
-}
-
-// proxyResponse is the answer API Gateway (or the function URL) reads.
-type proxyResponse struct {
-	StatusCode        int                 `json:"statusCode"`
-	Headers           map[string]string   `json:"headers"`
-	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-	Body              string              `json:"body"`
-	IsBase64Encoded   bool                `json:"isBase64Encoded"`
-}
-
-// header returns the value of header k, whatever its case.
-func (p proxyResponse) header(k string) string {
-	for hk, v := range p.Headers {
-		if strings.EqualFold(hk, k) {
-			return v
-		}
-	}
-	for hk, v := range p.MultiValueHeaders {
-		if strings.EqualFold(hk, k) && len(v) > 0 {
-			return strings.Join(v, ",")
-		}
-	}
-	return ""
-}
-
-// event is a real-shaped Lambda event, rendered from
-// cmd/lambda/testdata/<Kind>.json.tmpl: the templates are the one source of
-// the event shapes, and this renderer repeats only the few lines of
-// cmd/lambda's (package main, so not importable) that fill them in.
-type event struct {
-	Kind     string // apigw-v2, apigw-v1, function-url
-	Method   string
-	Path     string // the resource path, without any stage
-	Stage    string // apigw-v2: "" is $default; apigw-v1: "" is prod
-	SourceIP string
-	Headers  map[string]string
-	Claims   map[string]string // authorizer claims, if any
-}
-
-var (
-	tmplOnce sync.Once
-	tmpls    *template.Template
-	tmplErr  error
-)
-
-func (e event) render(t testing.TB) []byte {
-	t.Helper()
-	tmplOnce.Do(func() {
-		tmpls, tmplErr = template.New("").Funcs(template.FuncMap{
-			"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-		}).ParseGlob(filepath.Join("..", "cmd", "lambda", "testdata", "*.json.tmpl"))
-	})
-	if tmplErr != nil {
-		t.Fatal(tmplErr)
-	}
-	if e.Method == "" {
-		e.Method = "GET"
-	}
-	if e.SourceIP == "" {
-		e.SourceIP = "203.0.113.7"
-	}
-	headers := map[string]string{"host": "api.careervp.test"}
-	for k, v := range e.Headers {
-		headers[strings.ToLower(k)] = v
-	}
-	multi := map[string][]string{}
-	for k, v := range headers {
-		multi[k] = []string{v}
-	}
-	path, stage := e.Path, e.Stage
-	switch e.Kind {
-	case "apigw-v2":
-		if stage == "" {
-			stage = "$default"
-		}
-		if stage != "$default" {
-			path = "/" + stage + e.Path // HTTP APIs put named stages in rawPath
-		}
-	case "apigw-v1":
-		if stage == "" {
-			stage = "prod"
-		}
-	}
-	data := map[string]any{
-		"Method": e.Method, "Path": path, "Stage": stage, "SourceIP": e.SourceIP,
-		"Headers": headers, "MultiHeaders": multi, "Claims": e.Claims,
-		"JobID": e.Path[strings.LastIndex(e.Path, "/")+1:], "StagePath": "/" + stage + e.Path,
-	}
-	var b bytes.Buffer
-	if err := tmpls.ExecuteTemplate(&b, e.Kind+".json.tmpl", data); err != nil {
-		t.Fatal(err)
-	}
-	if !json.Valid(b.Bytes()) {
-		t.Fatalf("%s event is not JSON:\n%s", e.Kind, b.String())
-	}
-	return b.Bytes()
 }
 
 // counter is a TCP forwarder on loopback that counts the connections it

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/internal/testkit"
 )
 
 // The function as deployed: cmd/lambda built for the host, run by the AWS
@@ -130,7 +131,7 @@ type lambdaCase struct {
 	has    []string          // response headers present, any value
 	hasnt  []string          // response headers absent
 	body   map[string]any    // members of the JSON body
-	check  func(t *testing.T, p proxyResponse, body map[string]any)
+	check  func(t *testing.T, p testkit.ProxyResponse, body map[string]any)
 }
 
 // eventShape is how a request reaches the function.
@@ -143,7 +144,7 @@ var allShapes = []eventShape{
 	{"function url", "function-url", ""},
 }
 
-func (c lambdaCase) event(shape eventShape) event {
+func (c lambdaCase) event(shape eventShape) testkit.Event {
 	h := map[string]string{}
 	for k, v := range c.header {
 		h[k] = v
@@ -151,14 +152,14 @@ func (c lambdaCase) event(shape eventShape) event {
 	if c.token != "" {
 		h["authorization"] = "Bearer " + c.token
 	}
-	return event{Kind: shape.kind, Stage: shape.stage, Method: c.method, Path: "/api/vpr/status/" + c.id, Headers: h, Claims: c.claims}
+	return testkit.Event{Kind: shape.kind, Stage: shape.stage, Method: c.method, Path: "/api/vpr/status/" + c.id, Headers: h, Claims: c.claims}
 }
 
 // run invokes the case in shape and checks the answer: the case's own
 // expectations and what every answer carries.
-func (c lambdaCase) run(t *testing.T, em *emulator, shape eventShape) proxyResponse {
+func (c lambdaCase) run(t *testing.T, em *emulator, shape eventShape) testkit.ProxyResponse {
 	t.Helper()
-	p := em.invoke(t, c.event(shape).render(t))
+	p := em.invoke(t, c.event(shape).Render(t))
 	if p.StatusCode != c.code {
 		t.Fatalf("statusCode = %d, want %d; headers %v; body %s", p.StatusCode, c.code, p.Headers, p.Body)
 	}
@@ -177,17 +178,17 @@ func (c lambdaCase) run(t *testing.T, em *emulator, shape eventShape) proxyRespo
 		want[k] = v
 	}
 	for k, v := range want {
-		if got := p.header(k); got != v {
+		if got := p.Header(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
 	}
 	for _, k := range c.has {
-		if p.header(k) == "" {
+		if p.Header(k) == "" {
 			t.Errorf("no %s header: %v", k, p.Headers)
 		}
 	}
 	for _, k := range c.hasnt {
-		if v := p.header(k); v != "" {
+		if v := p.Header(k); v != "" {
 			t.Errorf("%s = %q, want none", k, v)
 		}
 	}
@@ -250,7 +251,7 @@ func contractRows(j lambdaJobs, etag string, as func(user string, c lambdaCase) 
 
 // checkResultURL fetches a 200's result_url from s3rver, as the frontend
 // would, and checks its expiry (PRESIGNED_URL_TTL=15m).
-func checkResultURL(t *testing.T, _ proxyResponse, body map[string]any) {
+func checkResultURL(t *testing.T, _ testkit.ProxyResponse, body map[string]any) {
 	t.Helper()
 	exp, err := time.Parse(time.RFC3339, fmt.Sprint(body["result_url_expires_at"]))
 	if d := time.Until(exp); err != nil || d < 14*time.Minute || d > 15*time.Minute+time.Second {
@@ -264,11 +265,11 @@ func checkResultURL(t *testing.T, _ proxyResponse, body map[string]any) {
 // pendingETag asks for a pending job once, for the ETag If-None-Match sends.
 func pendingETag(t *testing.T, em *emulator, c lambdaCase) string {
 	t.Helper()
-	p := em.invoke(t, c.event(allShapes[0]).render(t))
-	if p.StatusCode != http.StatusAccepted || p.header("ETag") == "" {
-		t.Fatalf("pending job: %d, ETag %q", p.StatusCode, p.header("ETag"))
+	p := em.invoke(t, c.event(allShapes[0]).Render(t))
+	if p.StatusCode != http.StatusAccepted || p.Header("ETag") == "" {
+		t.Fatalf("pending job: %d, ETag %q", p.StatusCode, p.Header("ETag"))
 	}
-	return p.header("ETag")
+	return p.Header("ETag")
 }
 
 // TestLambdaJWT: bearer tokens verified against the issuer's JWKS, fetched
@@ -395,7 +396,7 @@ func TestLambdaJWT(t *testing.T) {
 			root  = "1-5759e988-bd862e3fe1be46a994272793"
 		)
 		ev := lambdaCase{id: jobs.noKey, token: user1}.event(allShapes[0])
-		p := em.invokeWith(t, ev.render(t), http.Header{
+		p := em.invokeWith(t, ev.Render(t), http.Header{
 			"X-Amzn-Requestid": {reqID},
 			"X-Amzn-Trace-Id":  {"Root=" + root + ";Parent=53995c3f42cd8ad8;Sampled=1"},
 		})
@@ -534,8 +535,8 @@ func TestLambdaRefusesToStart(t *testing.T) {
 		// Nothing listens there: refusing must not need the backends.
 		"AWS_ENDPOINT_URL": "http://" + closedAddr(t),
 	})
-	ev := event{Kind: "apigw-v2", Path: "/api/vpr/status/" + newID(), Claims: map[string]string{"sub": "user-1"}}
-	code, body, err := em.invokeRaw(ev.render(t), nil)
+	ev := testkit.Event{Kind: "apigw-v2", Path: "/api/vpr/status/" + newID(), Claims: map[string]string{"sub": "user-1"}}
+	code, body, err := em.invokeRaw(ev.Render(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

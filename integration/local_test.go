@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/careervp/vprstatus/internal/testkit"
 )
 
 // TestLocalAWSBackend runs `cmd/local -backend aws -seed` against dynalite
@@ -38,7 +40,7 @@ func TestLocalAWSBackend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

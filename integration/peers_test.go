@@ -1,7 +1,6 @@
 package integration_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/careervp/vprstatus/internal/testkit"
 )
 
 // Names the tests use on the peers.
@@ -195,7 +196,7 @@ func createTable(ctx context.Context, db *dynamodb.Client) error {
 type peer struct {
 	cmd  *exec.Cmd
 	addr string
-	out  *syncBuffer
+	out  *testkit.Buffer
 	done chan struct{} // closed when the process has exited
 	// graceful: stop asks with SIGTERM before it kills, for processes with
 	// children of their own to shut down (the Lambda emulator).
@@ -239,7 +240,7 @@ func startProcess(command func(port int) (*exec.Cmd, error)) (*peer, error) {
 
 // launch starts cmd, which is to listen on addr, capturing its output.
 func launch(cmd *exec.Cmd, addr string) (*peer, error) {
-	p := &peer{cmd: cmd, addr: addr, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &peer{cmd: cmd, addr: addr, out: &testkit.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	// A child that keeps the output pipe open must not hold up Wait.
 	cmd.WaitDelay = 2 * time.Second
@@ -293,22 +294,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/careervp/vprstatus/auth"
 	"github.com/careervp/vprstatus/awsenv"
 	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/internal/testkit"
 	"github.com/careervp/vprstatus/status"
 )
 
@@ -32,7 +33,7 @@ import (
 type service struct {
 	url  string
 	iss  *fakes.Issuer
-	logs *syncBuffer
+	logs *testkit.Buffer
 }
 
 // serve runs status.New over b, authenticating HS256 tokens from a fresh
@@ -51,7 +52,7 @@ func serve(t *testing.T, b *awsenv.Backends) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	h := status.New(status.Config{
 		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
 		Auth:    v,

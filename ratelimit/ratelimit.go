@@ -139,18 +139,6 @@ func (l *Limiter) Allow(key string, now time.Time) status.Decision {
 	return d
 }
 
-// Len returns how many buckets are held.
-func (l *Limiter) Len() int {
-	n := 0
-	for i := range l.shards {
-		s := &l.shards[i]
-		s.mu.Lock()
-		n += len(s.m)
-		s.mu.Unlock()
-	}
-	return n
-}
-
 // shard is part of the buckets, with its own lock, in a list ordered from
 // the most recently used (head) to the least (tail).
 type shard struct {

@@ -3,8 +3,6 @@ package status_test
 import (
 	"net/http"
 	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,37 +45,6 @@ func hmacVerifier(t testing.TB) *auth.Verifier {
 		t.Fatal(err)
 	}
 	return v
-}
-
-// countingVerifier counts the tokens that reach the signature check.
-type countingVerifier struct {
-	v     auth.TokenVerifier
-	calls atomic.Int64
-}
-
-func (c *countingVerifier) Verify(raw string) (auth.Claims, error) {
-	c.calls.Add(1)
-	return c.v.Verify(raw)
-}
-
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: testNow} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // serve sends r to h and returns the recorded answer.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/careervp/vprstatus/internal/testkit"
 	"github.com/careervp/vprstatus/status"
 )
 
@@ -290,7 +291,7 @@ func (panicStore) Job(context.Context, string) (*status.Job, error) { panic("sto
 
 func TestPanicBecomesLogged500(t *testing.T) {
 	f := newFixture(t)
-	var logs syncBuffer
+	var logs testkit.Buffer
 	h := status.New(status.Config{
 		Logger:  newLogger(&logs),
 		Auth:    staticAuth(alice),
@@ -348,7 +349,7 @@ func TestStoreDeadlineIsHonoured(t *testing.T) {
 
 func TestNewRequiresDependencies(t *testing.T) {
 	f := newFixture(t)
-	full := status.Config{Logger: newLogger(&syncBuffer{}), Auth: staticAuth(alice), Jobs: f.jobs, Results: f.results}
+	full := status.Config{Logger: newLogger(&testkit.Buffer{}), Auth: staticAuth(alice), Jobs: f.jobs, Results: f.results}
 	for _, drop := range []string{"Logger", "Auth", "Jobs", "Results"} {
 		cfg := full
 		switch drop {

@@ -1,17 +1,16 @@
 package status_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/careervp/vprstatus/auth"
 	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/internal/testkit"
 	"github.com/careervp/vprstatus/status"
 )
 
@@ -48,26 +47,11 @@ type fixture struct {
 	results *fakes.Results
 	iss     *fakes.Issuer
 	handler http.Handler
-	logs    *syncBuffer
+	logs    *testkit.Buffer
 }
 
-var (
-	issuerOnce sync.Once
-	issuer     *fakes.Issuer
-)
-
-// testIssuer shares one issuer across tests: RSA key generation is slow.
 func testIssuer(t testing.TB) *fakes.Issuer {
-	t.Helper()
-	issuerOnce.Do(func() {
-		var err error
-		issuer, err = fakes.NewIssuer(testIss, testAud)
-		if err != nil {
-			panic(err)
-		}
-		issuer.Now = func() time.Time { return testNow }
-	})
-	return issuer
+	return testkit.Issuer(t, testIss, testAud, func() time.Time { return testNow })
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -90,7 +74,7 @@ func newFixture(t testing.TB) *fixture {
 		jobs:    fakes.NewJobStore(now),
 		results: results,
 		iss:     iss,
-		logs:    &syncBuffer{},
+		logs:    &testkit.Buffer{},
 	}
 	f.handler = status.New(status.Config{
 		Logger:  slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -153,25 +137,7 @@ func decodeBody(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
 	return m
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newLogger(w *syncBuffer) *slog.Logger {
+func newLogger(w *testkit.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/careervp/vprstatus/auth"
+	"github.com/careervp/vprstatus/fakes"
 	"github.com/careervp/vprstatus/ratelimit"
 	"github.com/careervp/vprstatus/status"
 )
@@ -71,7 +72,7 @@ func TestTooManyRequests(t *testing.T) {
 	f := newFixture(t)
 	const idBob = "cccccccc-cccc-4ccc-8ccc-cccccccccccc"
 	f.jobs.Put(status.Job{ID: idBob, UserID: bob, State: status.Pending, CreatedAt: "2026-11-29T11:59:00Z"})
-	clk := newClock()
+	clk := fakes.NewClock(testNow)
 	h := f.configured(t, status.Config{Limiter: newLimiter(t, 1, 3), Now: clk.Now})
 	alicePoll := func() *http.Request { return get("/api/vpr/status/"+idPending, f.token(t, alice), "") }
 
@@ -117,7 +118,7 @@ func TestTooManyRequests(t *testing.T) {
 // already verified, are unaffected.
 func TestGarbageTokensAreLimitedPerAddress(t *testing.T) {
 	f := newFixture(t)
-	counter := &countingVerifier{v: hmacVerifier(t)}
+	counter := &fakes.Verifier{VerifyFunc: hmacVerifier(t).Verify}
 	h := f.configured(t, status.Config{
 		Auth:        auth.NewCache(counter, auth.CacheOptions{Now: func() time.Time { return testNow }}),
 		Limiter:     newLimiter(t, 5, 10),
@@ -129,7 +130,7 @@ func TestGarbageTokensAreLimitedPerAddress(t *testing.T) {
 	if w := serve(h, get(path, aliceTok, neighbour)); w.Code != 202 {
 		t.Fatalf("alice, first request: %d", w.Code) // now cached
 	}
-	counter.calls.Store(0)
+	before := counter.Calls()
 
 	codes := map[int]int{}
 	for i := range 100 {
@@ -146,7 +147,7 @@ func TestGarbageTokensAreLimitedPerAddress(t *testing.T) {
 	if codes[401] != 5 || codes[429] != 95 {
 		t.Errorf("flood answers %v, want 5 × 401 then 95 × 429", codes)
 	}
-	if n := counter.calls.Load(); n != 5 {
+	if n := counter.Calls() - before; n != 5 {
 		t.Errorf("%d signatures checked for the flood, want the address burst, 5", n)
 	}
 	if w := serve(h, get(path, "", flooder)); w.Code != 429 {
@@ -171,7 +172,7 @@ func TestGarbageTokensAreLimitedPerAddress(t *testing.T) {
 // signature once.
 func TestVerifiedTokensSkipTheSignatureCheck(t *testing.T) {
 	f := newFixture(t)
-	counter := &countingVerifier{v: hmacVerifier(t)}
+	counter := &fakes.Verifier{VerifyFunc: hmacVerifier(t).Verify}
 	h := f.configured(t, status.Config{
 		Auth:        auth.NewCache(counter, auth.CacheOptions{Now: func() time.Time { return testNow }}),
 		AddrLimiter: newLimiter(t, 1, 1),
@@ -182,7 +183,7 @@ func TestVerifiedTokensSkipTheSignatureCheck(t *testing.T) {
 			t.Fatalf("poll %d: %d", i, w.Code)
 		}
 	}
-	if n := counter.calls.Load(); n != 1 {
+	if n := counter.Calls(); n != 1 {
 		t.Fatalf("%d signature checks for 20 polls, want 1", n)
 	}
 }

@@ -8,9 +8,10 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/careervp/vprstatus/internal/testkit"
 )
 
 // TestMain lets the test binary stand in for the command when run serves
@@ -65,7 +66,7 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	var errs lockedBuffer // both children write to it
+	var errs testkit.Buffer // both children write to it
 	err := run(ctx, []string{"load", "-n", "200", "-c", "4", "-rounds", "2", "-duration", "10s"}, &out, &errs)
 	if err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, &out, errs.String())
@@ -76,24 +77,6 @@ func TestRun(t *testing.T) {
 		}
 	}
 	t.Log(out.String())
-}
-
-// lockedBuffer is a bytes.Buffer for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestFlags(t *testing.T) {

@@ -10,11 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -22,99 +19,10 @@ import (
 
 	"github.com/careervp/vprstatus/auth"
 	"github.com/careervp/vprstatus/fakes"
+	"github.com/careervp/vprstatus/internal/testkit"
 	"github.com/careervp/vprstatus/status"
 	"github.com/careervp/vprstatus/tracing"
 )
-
-// event is a real-shaped Lambda event, rendered from testdata/<Kind>.json.tmpl.
-type event struct {
-	Kind     string // apigw-v2, apigw-v1, function-url
-	Method   string
-	Path     string // the resource path, without any stage
-	Stage    string
-	Domain   string // a custom domain; the API's default endpoint when empty
-	SourceIP string
-	Headers  map[string]string
-	Claims   map[string]string // authorizer claims, if any
-}
-
-var (
-	tmplOnce sync.Once
-	tmpls    *template.Template
-)
-
-func (e event) render(t testing.TB) []byte {
-	t.Helper()
-	tmplOnce.Do(func() {
-		tmpls = template.Must(template.New("").Funcs(template.FuncMap{
-			"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-		}).ParseGlob(filepath.Join("testdata", "*.json.tmpl")))
-	})
-	if e.Method == "" {
-		e.Method = "GET"
-	}
-	if e.SourceIP == "" {
-		e.SourceIP = "203.0.113.7"
-	}
-	if e.Headers == nil {
-		e.Headers = map[string]string{}
-	}
-	e.Headers["host"] = "api.careervp.test"
-	multi := map[string][]string{}
-	for k, v := range e.Headers {
-		multi[k] = []string{v}
-	}
-	path := e.Path
-	stage := e.Stage
-	switch e.Kind {
-	case "apigw-v2":
-		if stage == "" {
-			stage = "$default"
-		}
-		if stage != "$default" && e.Domain == "" {
-			path = "/" + stage + e.Path // on the default endpoint, HTTP APIs put named stages in rawPath
-		}
-	case "apigw-v1":
-		if stage == "" {
-			stage = "prod"
-		}
-	}
-	data := map[string]any{
-		"Method": e.Method, "Path": path, "Stage": stage, "Domain": e.Domain, "SourceIP": e.SourceIP,
-		"Headers": e.Headers, "MultiHeaders": multi, "Claims": e.Claims,
-		"JobID": e.Path[strings.LastIndex(e.Path, "/")+1:], "StagePath": "/" + stage + e.Path,
-	}
-	var b bytes.Buffer
-	if err := tmpls.ExecuteTemplate(&b, e.Kind+".json.tmpl", data); err != nil {
-		t.Fatal(err)
-	}
-	if !json.Valid(b.Bytes()) {
-		t.Fatalf("%s event is not JSON:\n%s", e.Kind, b.String())
-	}
-	return b.Bytes()
-}
-
-// proxyResponse is the answer API Gateway reads.
-type proxyResponse struct {
-	StatusCode        int                 `json:"statusCode"`
-	Headers           map[string]string   `json:"headers"`
-	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-	Body              string              `json:"body"`
-}
-
-func (p proxyResponse) header(k string) string {
-	for hk, v := range p.Headers {
-		if strings.EqualFold(hk, k) {
-			return v
-		}
-	}
-	for hk, v := range p.MultiValueHeaders {
-		if strings.EqualFold(hk, k) && len(v) > 0 {
-			return strings.Join(v, ",")
-		}
-	}
-	return ""
-}
 
 const (
 	jobPending   = "11111111-1111-4111-8111-111111111111"
@@ -175,13 +83,13 @@ func (f *lambdaFixture) bearer(t *testing.T, user string) map[string]string {
 	return map[string]string{"authorization": "Bearer " + tok}
 }
 
-func invoke(t *testing.T, h lambda.Handler, payload []byte) proxyResponse {
+func invoke(t *testing.T, h lambda.Handler, payload []byte) testkit.ProxyResponse {
 	t.Helper()
 	out, err := h.Invoke(context.Background(), payload)
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
 	}
-	var p proxyResponse
+	var p testkit.ProxyResponse
 	if err := json.Unmarshal(out, &p); err != nil {
 		t.Fatalf("answer %s: %v", out, err)
 	}
@@ -196,53 +104,53 @@ func TestEventShapes(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		h        lambda.Handler
-		ev       event
+		ev       testkit.Event
 		code     int
 		status   string
 		wantHead map[string]string
 	}{
 		{"http api, $default stage, bearer", jwtH,
-			event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING",
+			testkit.Event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING",
 			map[string]string{"Retry-After": "2", "Cache-Control": "no-store"}},
 		{"http api, named stage", jwtH,
-			event{Kind: "apigw-v2", Stage: "prod", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING", nil},
+			testkit.Event{Kind: "apigw-v2", Stage: "prod", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING", nil},
 		{"http api, stage named like the first path segment", jwtH,
-			event{Kind: "apigw-v2", Stage: "api", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING", nil},
+			testkit.Event{Kind: "apigw-v2", Stage: "api", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING", nil},
 		{"http api, custom domain, named stage", jwtH,
-			event{Kind: "apigw-v2", Stage: "api", Domain: "api.careervp.test", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING", nil},
+			testkit.Event{Kind: "apigw-v2", Stage: "api", Domain: "api.careervp.test", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "PENDING", nil},
 		{"rest api, stage named like the first path segment", jwtH,
-			event{Kind: "apigw-v1", Stage: "api", Path: "/api/vpr/status/" + jobCompleted, Headers: f.bearer(t, "alice")}, 200, "COMPLETED", nil},
+			testkit.Event{Kind: "apigw-v1", Stage: "api", Path: "/api/vpr/status/" + jobCompleted, Headers: f.bearer(t, "alice")}, 200, "COMPLETED", nil},
 		{"rest api", jwtH,
-			event{Kind: "apigw-v1", Path: "/api/vpr/status/" + jobCompleted, Headers: f.bearer(t, "alice")}, 200, "COMPLETED",
+			testkit.Event{Kind: "apigw-v1", Path: "/api/vpr/status/" + jobCompleted, Headers: f.bearer(t, "alice")}, 200, "COMPLETED",
 			map[string]string{"Content-Type": "application/json"}},
 		{"function url", jwtH,
-			event{Kind: "function-url", Path: "/api/vpr/status/" + jobCompleted, Headers: f.bearer(t, "alice")}, 200, "COMPLETED", nil},
+			testkit.Event{Kind: "function-url", Path: "/api/vpr/status/" + jobCompleted, Headers: f.bearer(t, "alice")}, 200, "COMPLETED", nil},
 		{"bad token", jwtH,
-			event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: map[string]string{"authorization": "Bearer x.y.z"}}, 401, "",
+			testkit.Event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: map[string]string{"authorization": "Bearer x.y.z"}}, 401, "",
 			map[string]string{"WWW-Authenticate": `Bearer realm="vprstatus", error="invalid_token"`}},
 		{"no token", jwtH,
-			event{Kind: "apigw-v1", Path: "/api/vpr/status/" + jobPending}, 401, "",
+			testkit.Event{Kind: "apigw-v1", Path: "/api/vpr/status/" + jobPending}, 401, "",
 			map[string]string{"WWW-Authenticate": `Bearer realm="vprstatus"`}},
 		{"foreign owner", jwtH,
-			event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "bob")}, 403, "", nil},
+			testkit.Event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "bob")}, 403, "", nil},
 		{"head", jwtH,
-			event{Kind: "apigw-v2", Method: "HEAD", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "", nil},
+			testkit.Event{Kind: "apigw-v2", Method: "HEAD", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 202, "", nil},
 		{"post", jwtH,
-			event{Kind: "apigw-v2", Method: "POST", Path: "/api/vpr/status/" + jobPending}, 405, "",
+			testkit.Event{Kind: "apigw-v2", Method: "POST", Path: "/api/vpr/status/" + jobPending}, 405, "",
 			map[string]string{"Allow": "GET, HEAD"}},
 		{"malformed escape in path", jwtH,
-			event{Kind: "apigw-v2", Path: "/api/vpr/status/%zz"}, 400, "", map[string]string{"Content-Type": "application/problem+json"}},
+			testkit.Event{Kind: "apigw-v2", Path: "/api/vpr/status/%zz"}, 400, "", map[string]string{"Content-Type": "application/problem+json"}},
 		{"gateway: http api claims", gwH,
-			event{Kind: "apigw-v2", Stage: "prod", Path: "/api/vpr/status/" + jobPending, Claims: alice}, 202, "PENDING", nil},
+			testkit.Event{Kind: "apigw-v2", Stage: "prod", Path: "/api/vpr/status/" + jobPending, Claims: alice}, 202, "PENDING", nil},
 		{"gateway: rest api claims", gwH,
-			event{Kind: "apigw-v1", Path: "/api/vpr/status/" + jobCompleted, Claims: alice}, 200, "COMPLETED", nil},
+			testkit.Event{Kind: "apigw-v1", Path: "/api/vpr/status/" + jobCompleted, Claims: alice}, 200, "COMPLETED", nil},
 		{"gateway: other user's claims", gwH,
-			event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Claims: map[string]string{"sub": "bob"}}, 403, "", nil},
+			testkit.Event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Claims: map[string]string{"sub": "bob"}}, 403, "", nil},
 		{"gateway: no claims, bearer ignored", gwH,
-			event{Kind: "function-url", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 401, "", nil},
+			testkit.Event{Kind: "function-url", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}, 401, "", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := invoke(t, c.h, c.ev.render(t))
+			p := invoke(t, c.h, c.ev.Render(t))
 			if p.StatusCode != c.code {
 				t.Fatalf("statusCode = %d, want %d; body %s", p.StatusCode, c.code, p.Body)
 			}
@@ -259,7 +167,7 @@ func TestEventShapes(t *testing.T) {
 				t.Errorf("HEAD answered with a body: %q", p.Body)
 			}
 			for k, want := range c.wantHead {
-				if got := p.header(k); got != want {
+				if got := p.Header(k); got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)
 				}
 			}
@@ -274,8 +182,8 @@ func TestLogsCarryInvocationIDs(t *testing.T) {
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-123"})
 	//lint:ignore SA1029 aws-lambda-go uses this very string key.
 	ctx = context.WithValue(ctx, "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
-	ev := event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}
-	if _, err := h.Invoke(ctx, ev.render(t)); err != nil {
+	ev := testkit.Event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}
+	if _, err := h.Invoke(ctx, ev.Render(t)); err != nil {
 		t.Fatal(err)
 	}
 	var line map[string]any
@@ -395,8 +303,8 @@ func TestSpansFollowTheInvocation(t *testing.T) {
 		TracerProvider: tr.TracerProvider, Propagator: tr.Propagator})
 	//lint:ignore SA1029 aws-lambda-go uses this very string key.
 	ctx := context.WithValue(context.Background(), "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
-	ev := event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}
-	if _, err := h.Invoke(ctx, ev.render(t)); err != nil {
+	ev := testkit.Event{Kind: "apigw-v2", Path: "/api/vpr/status/" + jobPending, Headers: f.bearer(t, "alice")}
+	if _, err := h.Invoke(ctx, ev.Render(t)); err != nil {
 		t.Fatal(err)
 	}
 	type exported struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,35 +9,18 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/careervp/vprstatus/internal/testkit"
 )
-
-// lockedBuffer collects run's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startLocal runs the command on a free port and returns its base URL and
 // what it printed. The server is shut down, and run's result checked, at cleanup.
-func startLocal(t *testing.T, args ...string) (string, *lockedBuffer) {
+func startLocal(t *testing.T, args ...string) (string, *testkit.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testkit.Buffer
 	done := make(chan error, 1)
 	args = append([]string{"local", "-addr", "127.0.0.1:0"}, args...)
 	go func() { done <- run(ctx, args, func(string) string { return "" }, &stdout, &stderr) }()
@@ -286,7 +268,7 @@ func TestFlagErrors(t *testing.T) {
 		{"local", "extra"},
 		{"local", "-addr", "256.0.0.1:99999"},
 	} {
-		var out lockedBuffer
+		var out testkit.Buffer
 		if err := run(context.Background(), args, func(string) string { return "" }, &out, &out); err == nil {
 			t.Errorf("run %v succeeded", args)
 		}
@@ -294,7 +276,7 @@ func TestFlagErrors(t *testing.T) {
 }
 
 func TestAWSBackendNeedsSettings(t *testing.T) {
-	var out lockedBuffer
+	var out testkit.Buffer
 	err := run(context.Background(), []string{"local", "-addr", "127.0.0.1:0", "-backend", "aws"},
 		func(string) string { return "" }, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "JOBS_TABLE_NAME") {
@@ -348,7 +330,7 @@ func TestTraceStdout(t *testing.T) {
 }
 
 func TestRefusesRemoteAddrs(t *testing.T) {
-	var out lockedBuffer
+	var out testkit.Buffer
 	err := run(context.Background(), []string{"local", "-addr", "0.0.0.0:0"}, func(string) string { return "" }, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("run on 0.0.0.0 = %v, want a refusal naming loopback", err)
