@@ -35,9 +35,12 @@ var layers = []struct {
 	dir   string // relative to the module; a trailing "/" covers a tree
 	layer int
 }{
-	{"cmd/", 4}, {"bench", 4}, {"bench/", 4}, {"integration", 4}, {"internal/testkit", 4}, // binaries, tools and tests
-	{"awsenv", 3}, // the AWS wiring
-	{"auth", 2}, {"awsfault", 2}, {"dynamo", 2}, {"fakes", 2}, {"ratelimit", 2}, {"s3result", 2}, {"tracing", 2}, // adapters
+	// binaries, tools and tests
+	{"cmd/", 4}, {"bench", 4}, {"bench/", 4}, {"integration", 4}, {"internal/testkit", 4},
+	// the AWS wiring
+	{"awsenv", 3},
+	// adapters
+	{"auth", 2}, {"awsfault", 2}, {"dynamo", 2}, {"fakes", 2}, {"ratelimit", 2}, {"s3result", 2}, {"tracing", 2},
 	{"status", 1},
 }
 
