@@ -45,6 +45,10 @@ type Settings struct {
 	// ForcePathStyle is S3_FORCE_PATH_STYLE: path-style S3 URLs, which
 	// local S3 servers need.
 	ForcePathStyle bool
+	// ForbiddenMeansGone is S3_FORBIDDEN_MEANS_GONE: read HeadObject's 403
+	// as a missing result (410), for a role without s3:ListBucket. Default
+	// false: a 403 is a 500 whose cause is logged (see s3result).
+	ForbiddenMeansGone bool
 }
 
 // ReadSettings reads and validates Settings through getenv (os.Getenv in
@@ -80,9 +84,17 @@ func ReadSettings(getenv func(string) string) (Settings, error) {
 			return Settings{}, fmt.Errorf("BACKEND_CALL_TIMEOUT: %q is not positive", v)
 		}
 	}
-	if v := getenv("S3_FORCE_PATH_STYLE"); v != "" {
-		if s.ForcePathStyle, err = strconv.ParseBool(v); err != nil {
-			return Settings{}, fmt.Errorf("S3_FORCE_PATH_STYLE: %q is not true or false", v)
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{
+		{"S3_FORCE_PATH_STYLE", &s.ForcePathStyle},
+		{"S3_FORBIDDEN_MEANS_GONE", &s.ForbiddenMeansGone},
+	} {
+		if v := getenv(b.name); v != "" {
+			if *b.dst, err = strconv.ParseBool(v); err != nil {
+				return Settings{}, fmt.Errorf("%s: %q is not true or false", b.name, v)
+			}
 		}
 	}
 	// The SDK's precedence: the service's own variable, then the general one.
@@ -197,8 +209,9 @@ func New(cfg aws.Config, s Settings) *Backends {
 		}
 	})
 	return &Backends{
-		Jobs:     dynamo.New(db, s.JobsTable, dynamo.WithCallTimeout(s.CallTimeout)),
-		Results:  s3result.New(objects, s.ResultsBucket, s3result.WithTTL(s.URLTTL), s3result.WithCallTimeout(s.CallTimeout)),
+		Jobs: dynamo.New(db, s.JobsTable, dynamo.WithCallTimeout(s.CallTimeout)),
+		Results: s3result.New(objects, s.ResultsBucket, s3result.WithTTL(s.URLTTL), s3result.WithCallTimeout(s.CallTimeout),
+			s3result.WithForbiddenAsGone(s.ForbiddenMeansGone)),
 		Settings: s,
 		DynamoDB: db,
 		S3:       objects,

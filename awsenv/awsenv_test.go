@@ -43,6 +43,7 @@ func TestReadSettings(t *testing.T) {
 		{"call timeout", with(minimal, "BACKEND_CALL_TIMEOUT", "500ms"), func(s *awsenv.Settings) { s.CallTimeout = 500 * time.Millisecond }},
 		{"path style", with(minimal, "S3_FORCE_PATH_STYLE", "true"), func(s *awsenv.Settings) { s.ForcePathStyle = true }},
 		{"path style off", with(minimal, "S3_FORCE_PATH_STYLE", "0"), func(*awsenv.Settings) {}},
+		{"403 means gone", with(minimal, "S3_FORBIDDEN_MEANS_GONE", "true"), func(s *awsenv.Settings) { s.ForbiddenMeansGone = true }},
 		{"region", with(minimal, "AWS_REGION", "eu-west-1"), func(s *awsenv.Settings) { s.Region = "eu-west-1" }},
 		{"one endpoint for both", with(minimal, "AWS_ENDPOINT_URL", "http://127.0.0.1:1"), func(s *awsenv.Settings) {
 			s.DynamoDBEndpoint, s.S3Endpoint = "http://127.0.0.1:1", "http://127.0.0.1:1"
@@ -83,6 +84,7 @@ func TestReadSettingsErrors(t *testing.T) {
 		{"call timeout zero", with(minimal, "BACKEND_CALL_TIMEOUT", "0"), `BACKEND_CALL_TIMEOUT: "0" is not positive`},
 		{"call timeout garbage", with(minimal, "BACKEND_CALL_TIMEOUT", "soon"), `BACKEND_CALL_TIMEOUT: "soon" is not a duration like 1h, 90s or 3600`},
 		{"path style garbage", with(minimal, "S3_FORCE_PATH_STYLE", "yes please"), `S3_FORCE_PATH_STYLE: "yes please" is not true or false`},
+		{"403 reading garbage", with(minimal, "S3_FORBIDDEN_MEANS_GONE", "maybe"), `S3_FORBIDDEN_MEANS_GONE: "maybe" is not true or false`},
 		{"endpoint not a URL", with(minimal, "AWS_ENDPOINT_URL_S3", "localhost:4568"), `AWS_ENDPOINT_URL_S3: "localhost:4568" is not an absolute URL`},
 	}
 	for _, tt := range tests {

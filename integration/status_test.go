@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -522,5 +523,43 @@ func TestLoad(t *testing.T) {
 	}
 	if code, body := fetch(t, fmt.Sprint(a.body["result_url"])); code != http.StatusOK || body != `{"vpr":{}}` {
 		t.Errorf("GET result_url = %d %q", code, body)
+	}
+}
+
+// A 403 from S3 on HeadObject (here: s3rver refusing a key it does not know,
+// as S3 refuses a role a policy denies) is a logged 500 naming the likely
+// fixes, not a 410 that tells users to regenerate; S3_FORBIDDEN_MEANS_GONE
+// restores that reading for a role without s3:ListBucket.
+func TestForbiddenHead(t *testing.T) {
+	needPeers(t)
+	t.Parallel()
+	id := newID()
+	key := "results/user-1/" + id + ".json"
+	putItem(t, item(id, map[string]types.AttributeValue{"status": str("COMPLETED"), "result_key": str(key)}))
+	putObject(t, key, `{"vpr":{}}`)
+	for _, tt := range []struct {
+		name     string
+		gone     bool
+		wantCode int
+	}{
+		{"default", false, http.StatusInternalServerError},
+		{"S3_FORBIDDEN_MEANS_GONE", true, http.StatusGone},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := backends(awsenv.Settings{ForbiddenMeansGone: tt.gone})
+			// dynalite takes any key; s3rver answers 403 to all but its own.
+			b = awsenv.New(aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDUNKNOWN", "wrong", "")}, b.Settings)
+			svc := serve(t, b)
+			a := svc.poll(t, id, "user-1")
+			if a.code != tt.wantCode {
+				t.Fatalf("status %d %v, want %d", a.code, a.body, tt.wantCode)
+			}
+			if tt.gone {
+				return
+			}
+			if !strings.Contains(svc.logs.String(), "level=ERROR") || !strings.Contains(svc.logs.String(), "s3:ListBucket") {
+				t.Errorf("no ERROR line naming the fixes:\n%s", svc.logs.String())
+			}
+		})
 	}
 }

@@ -39,6 +39,8 @@ type Signer struct {
 	ttl     time.Duration
 	timeout time.Duration
 	now     func() time.Time
+	// forbiddenGone reads HeadObject's 403 as a missing object.
+	forbiddenGone bool
 }
 
 var _ status.URLSigner = (*Signer)(nil)
@@ -87,6 +89,15 @@ func WithHeadObject(api HeadObjectAPI) Option {
 	}
 }
 
+// WithForbiddenAsGone reads a 403 from HeadObject as a missing result (410),
+// for a role that cannot be granted s3:ListBucket: without it, S3 answers a
+// missing key with 403. The price is that every other cause of a 403 (a
+// bucket, KMS key, VPC endpoint or organisation policy, an expired session,
+// clock skew) then also tells users to regenerate their report.
+func WithForbiddenAsGone(on bool) Option {
+	return func(s *Signer) { s.forbiddenGone = on }
+}
+
 // New returns a signer for objects in bucket. It signs with client's
 // credentials provider (an aws.CredentialsCache when built from an
 // aws.Config, so reading it per request is cheap).
@@ -113,10 +124,7 @@ func (s *Signer) SignResult(ctx context.Context, key string) (status.SignedURL, 
 	defer cancel()
 	_, err := s.head.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {
-		if notFound(err) {
-			return status.SignedURL{}, fmt.Errorf("%w: s3 %s: %w", status.ErrResultGone, key, err)
-		}
-		return status.SignedURL{}, awsfault.Classify(fmt.Errorf("s3: head %s: %w", key, err))
+		return status.SignedURL{}, s.headError(key, err)
 	}
 
 	expires := s.now().Add(s.ttl)
@@ -142,14 +150,31 @@ func (s *Signer) SignResult(ctx context.Context, key string) (status.SignedURL, 
 	return status.SignedURL{URL: req.URL, ExpiresAt: expires}, nil
 }
 
+// headError turns HeadObject's failure into the error the handler answers.
+//
+// Only a 404 means the result is gone (410): the role holds s3:ListBucket,
+// so S3 answers a missing key with 404. A 403 is then a fault of the
+// deployment, not of the result, and answering it 410 would turn every
+// completed job into a paid regeneration: it is a 500, logged at ERROR with
+// the likely fixes, unless WithForbiddenAsGone says otherwise.
+func (s *Signer) headError(key string, err error) error {
+	switch {
+	case notFound(err):
+		return fmt.Errorf("%w: s3 %s: %w", status.ErrResultGone, key, err)
+	case forbidden(err) && s.forbiddenGone:
+		return fmt.Errorf("%w: s3 %s: 403, read as missing (S3_FORBIDDEN_MEANS_GONE): %w", status.ErrResultGone, key, err)
+	case forbidden(err):
+		return fmt.Errorf("s3: head %s in bucket %s: access denied (403). Likely fixes: grant the role s3:ListBucket "+
+			"on the bucket (without it S3 answers 403 for a missing key; or set S3_FORBIDDEN_MEANS_GONE=true to read "+
+			"that as a missing result); check the bucket policy, the KMS key policy, any VPC endpoint policy and "+
+			"organisation SCPs for a deny of s3:GetObject; check that the role's credentials have not expired and "+
+			"that the clock is right: %w", key, s.bucket, err)
+	}
+	return awsfault.Classify(fmt.Errorf("s3: head %s: %w", key, err))
+}
+
 // notFound reports whether err says the object does not exist. HEAD answers
 // have no body, so S3's 404 arrives as code NotFound, not NoSuchKey.
-//
-// A 403 counts too. The function's role holds s3:GetObject and nothing else
-// (least privilege: no s3:ListBucket), and to such a caller S3 answers a
-// missing key with 403 rather than 404, so that the caller learns nothing
-// about what the bucket holds. The cost: a role that lost its GetObject
-// grant also reads as "result gone" (410); the cause is logged with it.
 func notFound(err error) bool {
 	var nf *types.NotFound
 	var nsk *types.NoSuchKey
@@ -159,10 +184,30 @@ func notFound(err error) bool {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
-		case "NotFound", "NoSuchKey", "Forbidden", "AccessDenied":
+		case "NotFound", "NoSuchKey":
 			return true
 		}
 	}
+	return httpStatus(err) == http.StatusNotFound
+}
+
+// forbidden reports whether S3 refused the request (403).
+func forbidden(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "Forbidden", "AccessDenied":
+			return true
+		}
+	}
+	return httpStatus(err) == http.StatusForbidden
+}
+
+// httpStatus is the status code of the answer err came with, or 0.
+func httpStatus(err error) int {
 	var resp interface{ HTTPStatusCode() int }
-	return errors.As(err, &resp) && resp.HTTPStatusCode() == http.StatusForbidden
+	if errors.As(err, &resp) {
+		return resp.HTTPStatusCode()
+	}
+	return 0
 }

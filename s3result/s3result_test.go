@@ -95,22 +95,36 @@ func TestSignResult(t *testing.T) {
 
 func TestSignResultErrors(t *testing.T) {
 	tests := []struct {
-		name string
-		code int
-		want error
+		name          string
+		code          int
+		forbiddenGone bool
+		want          error // nil: neither gone nor unavailable, so a 500
 	}{
-		{"missing object", http.StatusNotFound, status.ErrResultGone},
-		// What S3 answers a missing key to a role without s3:ListBucket.
-		{"missing object, no ListBucket", http.StatusForbidden, status.ErrResultGone},
-		{"S3 unavailable", http.StatusServiceUnavailable, status.ErrUnavailable},
-		{"throttled", http.StatusTooManyRequests, status.ErrUnavailable},
+		{"missing object", http.StatusNotFound, false, status.ErrResultGone},
+		{"missing object, 403 read as missing", http.StatusNotFound, true, status.ErrResultGone},
+		// With s3:ListBucket granted, a 403 is a policy, KMS, session or
+		// clock fault: a 500, never "regenerate".
+		{"forbidden", http.StatusForbidden, false, nil},
+		// What S3 answers a missing key to a role without s3:ListBucket,
+		// where the deployment opted into reading it so.
+		{"forbidden, read as missing", http.StatusForbidden, true, status.ErrResultGone},
+		{"S3 unavailable", http.StatusServiceUnavailable, false, status.ErrUnavailable},
+		{"throttled", http.StatusTooManyRequests, true, status.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, _ := fakeS3(t, tt.code)
-			_, err := s3result.New(client(srv.URL, static), "results").SignResult(context.Background(), "jobs/1.json")
-			if !errors.Is(err, tt.want) {
+			_, err := s3result.New(client(srv.URL, static), "results", s3result.WithForbiddenAsGone(tt.forbiddenGone)).
+				SignResult(context.Background(), "jobs/1.json")
+			switch {
+			case err == nil:
+				t.Fatal("no error")
+			case tt.want != nil && !errors.Is(err, tt.want):
 				t.Errorf("err = %v, want %v", err, tt.want)
+			case tt.want == nil && (errors.Is(err, status.ErrResultGone) || errors.Is(err, status.ErrUnavailable)):
+				t.Errorf("err = %v, want neither gone nor unavailable", err)
+			case tt.want == nil && !strings.Contains(err.Error(), "s3:ListBucket"):
+				t.Errorf("err = %v, want the likely fixes named", err)
 			}
 		})
 	}

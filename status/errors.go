@@ -103,8 +103,9 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	case p.Status == http.StatusServiceUnavailable:
 		ew.logger.WarnContext(r.Context(), "dependency unavailable", "path", r.URL.Path, "err", err)
 	case p.Status == http.StatusGone:
-		// Expected when results age out, but also what a role that lost
-		// s3:GetObject looks like (S3 answers 403 either way): keep the cause.
+		// Expected when results age out, and rare otherwise; a burst of them
+		// is worth a look (a lifecycle rule, or S3_FORBIDDEN_MEANS_GONE
+		// reading a policy's 403 as gone): keep the cause.
 		ew.logger.InfoContext(r.Context(), "result gone", "path", r.URL.Path, "err", err)
 	}
 	writeJSON(w, r, p.Status, problemType, p)
