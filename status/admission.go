@@ -55,6 +55,9 @@ func (ad admission) authenticated(next http.Handler) http.Handler {
 				return
 			}
 		}
+		if rec, ok := w.(*responseRecord); ok {
+			rec.user = user
+		}
 		if ad.users != nil {
 			if err := ad.users.allow(w, user); err != nil {
 				ad.ew.write(w, r, err)

@@ -49,10 +49,7 @@ func cleanPaths(notFound, mux http.Handler) http.Handler {
 // recoverPanics turns a panic into a logged 500 instead of a dropped connection.
 func recoverPanics(ew errorWriter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rw, ok := w.(*headerTracker) // the tracing middleware's, if on
-		if !ok {
-			rw = &headerTracker{ResponseWriter: w}
-		}
+		rw := recordOf(w)
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -77,27 +74,61 @@ func recoverPanics(ew errorWriter, next http.Handler) http.Handler {
 	})
 }
 
-// headerTracker remembers whether the status line has been written, and
-// with which code.
-type headerTracker struct {
+// responseRecord remembers what an answer was, for the middleware that
+// reports it (the request log, the server span, the panic handler): the
+// status code, the body's size, the route pattern and the caller. One is
+// made per request, by the outermost of them, and shared by the rest.
+type responseRecord struct {
 	http.ResponseWriter
 	wroteHeader bool
 	code        int
+	bytes       int64
+	route       string // the ServeMux pattern that matched, method included
+	user        string // the authenticated caller, if any
 }
 
-func (t *headerTracker) WriteHeader(code int) {
+// recordOf returns w's record if w is one, or a new record around w.
+func recordOf(w http.ResponseWriter) *responseRecord {
+	if rec, ok := w.(*responseRecord); ok {
+		return rec
+	}
+	return &responseRecord{ResponseWriter: w}
+}
+
+func (t *responseRecord) WriteHeader(code int) {
 	if !t.wroteHeader && code >= 200 {
 		t.wroteHeader, t.code = true, code
 	}
 	t.ResponseWriter.WriteHeader(code)
 }
 
-func (t *headerTracker) Write(b []byte) (int, error) {
+func (t *responseRecord) Write(b []byte) (int, error) {
 	if !t.wroteHeader {
 		t.wroteHeader, t.code = true, http.StatusOK
 	}
-	return t.ResponseWriter.Write(b)
+	n, err := t.ResponseWriter.Write(b)
+	t.bytes += int64(n)
+	return n, err
+}
+
+// status is the code the answer was sent with.
+func (t *responseRecord) status() int {
+	if !t.wroteHeader {
+		return http.StatusOK // what net/http sends for a handler that wrote nothing
+	}
+	return t.code
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (t *headerTracker) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+func (t *responseRecord) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// recordRoute notes in the request's record which of mux's patterns
+// answered it.
+func recordRoute(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if rec, ok := w.(*responseRecord); ok && rec.route == "" {
+			rec.route = r.Pattern
+		}
+	})
+}

@@ -86,7 +86,7 @@ func New(cfg Config) http.Handler {
 
 	mux := http.NewServeMux()
 	addRoutes(mux, deps)
-	var h http.Handler = cleanPaths(handleNotFound(deps), mux)
+	var h http.Handler = cleanPaths(handleNotFound(deps), recordRoute(mux))
 	h = recoverPanics(ew, h)
 	h = withCORS(cors, h)
 	h = commonHeaders(h)

@@ -66,15 +66,12 @@ func (t *tracing) serve(next http.Handler) http.Handler {
 		if recording {
 			span.SetAttributes(attrMethod.String(method))
 		}
-		tw := &headerTracker{ResponseWriter: w}
+		tw := recordOf(w)
 		next.ServeHTTP(tw, r.WithContext(ctx))
 		if !recording {
 			return
 		}
-		code := tw.code
-		if !tw.wroteHeader {
-			code = http.StatusOK // what net/http sends for a handler that wrote nothing
-		}
+		code := tw.status()
 		span.SetAttributes(attrStatus.Int(code))
 		if code >= 500 {
 			span.SetAttributes(attrErrorType.String(strconv.Itoa(code)))

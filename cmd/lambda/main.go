@@ -88,7 +88,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 
 // newHandler adapts the service's http.Handler to Lambda events.
 func newHandler(logger *slog.Logger, tr *tracing.Setup, cfg status.Config) lambda.Handler {
-	h := stripStage(lambdaTraceParent(status.New(cfg)))
+	h := status.LogRequests(logger, stripStage(lambdaTraceParent(status.New(cfg))))
 	var lh lambda.Handler = newBadEventAnswers(algnhsa.New(h, &algnhsa.Options{}), logger)
 	if tr != nil && tr.Exports() {
 		lh = flushSpans{next: lh, tracing: tr, logger: logger}

@@ -193,6 +193,17 @@ func TestLogsCarryInvocationIDs(t *testing.T) {
 	if line["request_id"] != "req-123" || line["trace_id"] != "1-5759e988-bd862e3fe1be46a994272793" {
 		t.Errorf("log line lacks ids: %v", line)
 	}
+	// The request's own line, after the cause of its 500.
+	var req map[string]any
+	for l := range bytes.Lines(f.logs.Bytes()) {
+		if err := json.Unmarshal(l, &req); err == nil && req["msg"] == "request" {
+			break
+		}
+		req = nil
+	}
+	if req == nil || req["request_id"] != "req-123" || req["status"] != 500.0 || req["route"] != "/api/vpr/status/{job_id}" {
+		t.Errorf("request line %v in\n%s", req, f.logs)
+	}
 	if tok := ev.Headers["authorization"]; strings.Contains(f.logs.String(), strings.TrimPrefix(tok, "Bearer ")) {
 		t.Error("token logged")
 	}
