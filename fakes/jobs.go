@@ -69,7 +69,7 @@ func (f *Faults) inject(ctx context.Context, op string) error {
 type JobStore struct {
 	Faults
 	mu   sync.RWMutex
-	jobs map[string]status.Job
+	jobs table[status.Job]
 	now  func() time.Time
 }
 
@@ -80,7 +80,7 @@ func NewJobStore(now func() time.Time) *JobStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &JobStore{jobs: make(map[string]status.Job), now: now}
+	return &JobStore{jobs: newTable[status.Job](), now: now}
 }
 
 // Put stores a copy of j, replacing any job with its id.
@@ -91,7 +91,7 @@ func (s *JobStore) Put(j status.Job) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.jobs[j.ID] = j
+	s.jobs.put(j.ID, j)
 }
 
 // Update applies fn to the stored job with id, atomically; it reports
@@ -99,12 +99,12 @@ func (s *JobStore) Put(j status.Job) {
 func (s *JobStore) Update(id string, fn func(*status.Job)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	j, ok := s.jobs[id]
+	j, ok := s.jobs.m[id]
 	if !ok {
 		return false
 	}
 	fn(&j)
-	s.jobs[id] = j
+	s.jobs.put(id, j)
 	return true
 }
 
@@ -112,7 +112,17 @@ func (s *JobStore) Update(id string, fn func(*status.Job)) bool {
 func (s *JobStore) Delete(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.jobs, id)
+	s.jobs.delete(id)
+}
+
+// DeleteExpired deletes the jobs whose ttl has passed, as DynamoDB's TTL
+// does (there, up to two days late), and returns them, so that their results
+// can go too.
+func (s *JobStore) DeleteExpired() []status.Job {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jobs.deleteFunc(func(j status.Job) bool { return j.Expired(now) })
 }
 
 // Job returns a copy of the job with id. Like DynamoDB it keeps expired
@@ -122,7 +132,7 @@ func (s *JobStore) Job(ctx context.Context, id string) (*status.Job, error) {
 		return nil, err
 	}
 	s.mu.RLock()
-	j, ok := s.jobs[id]
+	j, ok := s.jobs.m[id]
 	s.mu.RUnlock()
 	if !ok || j.Expired(s.now()) {
 		return nil, fmt.Errorf("job %s: %w", id, status.ErrNotFound)

@@ -32,7 +32,7 @@ type Results struct {
 	signers sync.Pool // of *signer
 
 	mu      sync.RWMutex
-	objects map[string][]byte
+	objects table[[]byte]
 }
 
 var _ status.URLSigner = (*Results)(nil)
@@ -53,7 +53,7 @@ func NewResults(baseURL string, ttl time.Duration, now func() time.Time) (*Resul
 	if now == nil {
 		now = time.Now
 	}
-	r := &Results{base: u, prefix: u.String(), ttl: ttl, now: now, objects: make(map[string][]byte)}
+	r := &Results{base: u, prefix: u.String(), ttl: ttl, now: now, objects: newTable[[]byte]()}
 	rand.Read(r.secret[:])
 	r.signers.New = func() any {
 		return &signer{mac: hmac.New(sha256.New, r.secret[:]), buf: make([]byte, 0, 256), msg: make([]byte, 0, 128)}
@@ -65,20 +65,20 @@ func NewResults(baseURL string, ttl time.Duration, now func() time.Time) (*Resul
 func (r *Results) Put(key string, body []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.objects[key] = append([]byte(nil), body...)
+	r.objects.put(key, append([]byte(nil), body...))
 }
 
 // Delete removes the object at key.
 func (r *Results) Delete(key string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.objects, key)
+	r.objects.delete(key)
 }
 
 func (r *Results) object(key string) ([]byte, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	b, ok := r.objects[key]
+	b, ok := r.objects.m[key]
 	return b, ok
 }
 
