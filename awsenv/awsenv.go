@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -52,7 +53,9 @@ type Settings struct {
 }
 
 // ReadSettings reads and validates Settings through getenv (os.Getenv in
-// production). Each error is one line naming the variable at fault.
+// production). Each error names the variable at fault; all of them are
+// returned at once (errors.Join), so that one failed start-up lists every
+// setting to fix.
 func ReadSettings(getenv func(string) string) (Settings, error) {
 	s := Settings{
 		JobsTable:     getenv("JOBS_TABLE_NAME"),
@@ -61,27 +64,33 @@ func ReadSettings(getenv func(string) string) (Settings, error) {
 		URLTTL:        s3result.DefaultTTL,
 		CallTimeout:   awsfault.DefaultCallTimeout,
 	}
+	var errs []error
 	if s.JobsTable == "" {
-		return Settings{}, errors.New("JOBS_TABLE_NAME is required")
+		errs = append(errs, errors.New("JOBS_TABLE_NAME is required"))
 	}
 	if s.ResultsBucket == "" {
-		return Settings{}, errors.New("VPR_RESULTS_BUCKET_NAME is required")
+		errs = append(errs, errors.New("VPR_RESULTS_BUCKET_NAME is required"))
 	}
-	var err error
 	if v := getenv("PRESIGNED_URL_TTL"); v != "" {
-		if s.URLTTL, err = duration("PRESIGNED_URL_TTL", v); err != nil {
-			return Settings{}, err
-		}
-		if s.URLTTL < time.Second || s.URLTTL > s3result.MaxTTL {
-			return Settings{}, fmt.Errorf("PRESIGNED_URL_TTL: %q is outside 1s to 168h", v)
+		d, err := duration("PRESIGNED_URL_TTL", v)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case d < time.Second || d > s3result.MaxTTL:
+			errs = append(errs, fmt.Errorf("PRESIGNED_URL_TTL: %q is outside 1s to 168h", v))
+		default:
+			s.URLTTL = d
 		}
 	}
 	if v := getenv("BACKEND_CALL_TIMEOUT"); v != "" {
-		if s.CallTimeout, err = duration("BACKEND_CALL_TIMEOUT", v); err != nil {
-			return Settings{}, err
-		}
-		if s.CallTimeout <= 0 {
-			return Settings{}, fmt.Errorf("BACKEND_CALL_TIMEOUT: %q is not positive", v)
+		d, err := duration("BACKEND_CALL_TIMEOUT", v)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case d <= 0:
+			errs = append(errs, fmt.Errorf("BACKEND_CALL_TIMEOUT: %q is not positive", v))
+		default:
+			s.CallTimeout = d
 		}
 	}
 	for _, b := range []struct {
@@ -92,12 +101,14 @@ func ReadSettings(getenv func(string) string) (Settings, error) {
 		{"S3_FORBIDDEN_MEANS_GONE", &s.ForbiddenMeansGone},
 	} {
 		if v := getenv(b.name); v != "" {
+			var err error
 			if *b.dst, err = strconv.ParseBool(v); err != nil {
-				return Settings{}, fmt.Errorf("%s: %q is not true or false", b.name, v)
+				errs = append(errs, fmt.Errorf("%s: %q is not true or false", b.name, v))
 			}
 		}
 	}
 	// The SDK's precedence: the service's own variable, then the general one.
+	var badURLs []string
 	for _, e := range []struct {
 		dst   *string
 		names []string
@@ -107,13 +118,17 @@ func ReadSettings(getenv func(string) string) (Settings, error) {
 	} {
 		for _, name := range e.names {
 			if v := getenv(name); v != "" {
-				if u, err := url.Parse(v); err != nil || u.Scheme == "" || u.Host == "" {
-					return Settings{}, fmt.Errorf("%s: %q is not an absolute URL", name, v)
+				if u, err := url.Parse(v); (err != nil || u.Scheme == "" || u.Host == "") && !slices.Contains(badURLs, name) {
+					badURLs = append(badURLs, name) // AWS_ENDPOINT_URL serves both: name it once
+					errs = append(errs, fmt.Errorf("%s: %q is not an absolute URL", name, v))
 				}
 				*e.dst = v
 				break
 			}
 		}
+	}
+	if len(errs) > 0 {
+		return Settings{}, errors.Join(errs...)
 	}
 	return s, nil
 }

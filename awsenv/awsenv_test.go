@@ -76,7 +76,11 @@ func TestReadSettingsErrors(t *testing.T) {
 	}{
 		{"no table", env{"VPR_RESULTS_BUCKET_NAME": "results"}, "JOBS_TABLE_NAME is required"},
 		{"no bucket", env{"JOBS_TABLE_NAME": "jobs"}, "VPR_RESULTS_BUCKET_NAME is required"},
-		{"nothing", env{}, "JOBS_TABLE_NAME is required"},
+		{"nothing", env{}, "JOBS_TABLE_NAME is required\nVPR_RESULTS_BUCKET_NAME is required"},
+		{"everything wrong", env{"PRESIGNED_URL_TTL": "0s", "BACKEND_CALL_TIMEOUT": "soon", "S3_FORCE_PATH_STYLE": "yes please", "AWS_ENDPOINT_URL": "localhost"},
+			"JOBS_TABLE_NAME is required\nVPR_RESULTS_BUCKET_NAME is required\n" + `PRESIGNED_URL_TTL: "0s" is outside 1s to 168h` + "\n" +
+				`BACKEND_CALL_TIMEOUT: "soon" is not a duration like 1h, 90s or 3600` + "\n" + `S3_FORCE_PATH_STYLE: "yes please" is not true or false` + "\n" +
+				`AWS_ENDPOINT_URL: "localhost" is not an absolute URL`},
 		{"ttl not a duration", with(minimal, "PRESIGNED_URL_TTL", "an hour"), `PRESIGNED_URL_TTL: "an hour" is not a duration like 1h, 90s or 3600`},
 		{"ttl zero", with(minimal, "PRESIGNED_URL_TTL", "0s"), `PRESIGNED_URL_TTL: "0s" is outside 1s to 168h`},
 		{"ttl negative", with(minimal, "PRESIGNED_URL_TTL", "-1h"), `PRESIGNED_URL_TTL: "-1h" is outside 1s to 168h`},
@@ -129,7 +133,7 @@ func TestLoad(t *testing.T) {
 
 func TestLoadStopsOnBadSetting(t *testing.T) {
 	isolate(t)
-	if _, err := awsenv.Load(context.Background(), env{}.get); err == nil || err.Error() != "JOBS_TABLE_NAME is required" {
+	if _, err := awsenv.Load(context.Background(), env{}.get); err == nil || err.Error() != "JOBS_TABLE_NAME is required\nVPR_RESULTS_BUCKET_NAME is required" {
 		t.Errorf("err = %v", err)
 	}
 }
