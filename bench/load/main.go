@@ -21,6 +21,18 @@
 // most -n requests and -duration per target, split over -rounds rounds that
 // alternate the targets (which evens out a noisy machine's drift).
 //
+// With -mode wait the pollers are clients as they should be written:
+// package client's Wait, which polls as the service asks (Retry-After, ETags
+// and 304s). Each round every poller creates a job that stays PENDING for
+// -pending-for and PROCESSING for -processing-for, waits for it and fetches
+// its result; the command prints the requests each job cost, how many were
+// answered 304, and how long after the job finished its poller knew. That
+// is the load a population of real waiting clients puts on the service,
+// against cmd/local only (the floor has no jobs to wait for); -n does not
+// apply, and each round lasts at most -duration / -rounds.
+//
+//	go run ./bench/load -mode wait -c 64
+//
 // The exit status is 1 when any answer was an error, a 5xx or wrong; the
 // throughput ratio is reported, not enforced.
 package main
@@ -51,6 +63,7 @@ import (
 	"time"
 
 	"github.com/careervp/vprstatus/bench"
+	"github.com/careervp/vprstatus/client"
 	"github.com/careervp/vprstatus/status"
 )
 
@@ -76,6 +89,9 @@ type options struct {
 	targets      []string
 	localBin     string
 	serveFloor   string // internal: serve the floor with this body, as a child
+
+	mode                   string // "hammer" or "wait"
+	pendingFor, processFor time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -89,11 +105,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	target := fs.String("target", "both", `"local" (cmd/local), "floor" (bench.Floor), or "both"`)
 	fs.StringVar(&o.localBin, "local-bin", "", "a cmd/local binary to run (default: go build ./cmd/local)")
 	fs.StringVar(&o.serveFloor, "serve-floor", "", "internal: serve the floor, answering with this COMPLETED body")
+	fs.StringVar(&o.mode, "mode", "hammer", `"hammer": poll completed jobs back to back, for throughput; "wait": wait for new jobs as package client does, honouring Retry-After`)
+	fs.DurationVar(&o.pendingFor, "pending-for", 2*time.Second, "-mode wait: how long each job stays PENDING")
+	fs.DurationVar(&o.processFor, "processing-for", 3*time.Second, "-mode wait: how long each job then stays PROCESSING")
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.mode == "wait" {
+		o.targets = []string{"local"}
+		return o, waitFlags(o, *target)
+	}
+	if o.mode != "hammer" {
+		return o, fmt.Errorf(`-mode %q: want "hammer" or "wait"`, o.mode)
 	}
 	switch *target {
 	case "both":
@@ -116,6 +142,31 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
+// maxLiveJobs is how many jobs cmd/local moves through their states at once.
+const maxLiveJobs = 1000
+
+// waitFlags checks the settings of -mode wait.
+func waitFlags(o options, target string) error {
+	switch {
+	case target != "both" && target != "local":
+		return errors.New("-mode wait polls cmd/local only: the floor has no jobs to wait for")
+	case o.c < 1 || o.c > maxLiveJobs:
+		return fmt.Errorf("-c must be between 1 and %d with -mode wait (cmd/local's limit of jobs in progress)", maxLiveJobs)
+	case o.rounds < 1:
+		return errors.New("-rounds must be at least 1")
+	case o.pendingFor < 0 || o.processFor < 0 || o.pendingFor+o.processFor > time.Hour:
+		return errors.New("-pending-for and -processing-for must not be negative, and at most 1h together")
+	case o.duration <= 0 || o.duration > 2*time.Hour:
+		return errors.New("-duration must be positive and at most 2h with -mode wait")
+	}
+	// The last poll comes up to ~2.2 s after the job finishes (the service
+	// asks for 2 s, plus jitter), then the result is fetched.
+	if round, need := o.duration/time.Duration(o.rounds), o.pendingFor+o.processFor+5*time.Second; round < need {
+		return fmt.Errorf("-duration %v over %d rounds leaves %v a round; a job of %v needs %v", o.duration, o.rounds, round, o.pendingFor+o.processFor, need)
+	}
+	return nil
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -125,7 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serveFloor(ctx, o.serveFloor, stdout)
 	}
 
-	client := &http.Client{
+	hc := &http.Client{
 		Transport: &http.Transport{
 			Proxy:               nil, // loopback only, never through a proxy
 			MaxIdleConns:        o.c,
@@ -136,7 +187,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 		Timeout: 10 * time.Second,
 	}
-	defer client.CloseIdleConnections()
+	defer hc.CloseIdleConnections()
+	if o.mode == "wait" {
+		return runWait(ctx, o, hc, stdout, stderr)
+	}
 
 	pollers := newPollers(o.c)
 	bases := map[string]string{}
@@ -148,13 +202,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer stop()
 		setupCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		err = setupLocal(setupCtx, client, base, pollers)
+		err = setupLocal(setupCtx, hc, base, pollers)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("setting up cmd/local: %w", err)
 		}
 		// The floor answers with the body cmd/local gives, for the same size.
-		if floorBody, err = sampleBody(ctx, client, base, pollers[0]); err != nil {
+		if floorBody, err = sampleBody(ctx, hc, base, pollers[0]); err != nil {
 			return err
 		}
 		bases["local"] = base
@@ -182,7 +236,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(tw, header)
 	for round := 1; round <= o.rounds; round++ {
 		for _, t := range o.targets {
-			r, err := poll(ctx, client, bases[t], pollers, o.n/o.rounds, o.duration/time.Duration(o.rounds))
+			r, err := poll(ctx, hc, bases[t], pollers, o.n/o.rounds, o.duration/time.Duration(o.rounds))
 			if err != nil {
 				return err
 			}
@@ -368,7 +422,7 @@ func serveFloor(ctx context.Context, body string, stdout io.Writer) error {
 
 // setupLocal gives every poller a token and a job on cmd/local, and waits
 // for the jobs to complete.
-func setupLocal(ctx context.Context, client *http.Client, base string, pollers []*poller) error {
+func setupLocal(ctx context.Context, hc *http.Client, base string, pollers []*poller) error {
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	errs := make([]error, len(pollers))
@@ -377,24 +431,24 @@ func setupLocal(ctx context.Context, client *http.Client, base string, pollers [
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			errs[i] = setupPoller(ctx, client, base, p)
+			errs[i] = setupPoller(ctx, hc, base, p)
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func setupPoller(ctx context.Context, client *http.Client, base string, p *poller) error {
+func setupPoller(ctx context.Context, hc *http.Client, base string, p *poller) error {
 	var tok struct {
 		Token string `json:"token"`
 	}
-	if err := postJSON(ctx, client, base+"/_local/token", map[string]string{"sub": p.user}, &tok); err != nil {
+	if err := postJSON(ctx, hc, base+"/_local/token", map[string]string{"sub": p.user}, &tok); err != nil {
 		return err
 	}
 	var job struct {
 		JobID string `json:"job_id"`
 	}
-	err := postJSON(ctx, client, base+"/_local/jobs", map[string]string{
+	err := postJSON(ctx, hc, base+"/_local/jobs", map[string]string{
 		"user_id": p.user, "outcome": "COMPLETED", "pending_for": "0s", "processing_for": "0s",
 	}, &job)
 	if err != nil {
@@ -404,27 +458,32 @@ func setupPoller(ctx context.Context, client *http.Client, base string, p *polle
 		return fmt.Errorf("%s: no token or job id from cmd/local", p.user)
 	}
 	p.token, p.job = tok.Token, job.JobID
-	for {
-		code, _, err := get(ctx, client, base, p, nil)
-		if err != nil {
-			return err
-		}
-		switch code {
-		case http.StatusOK:
-			return nil
-		case http.StatusAccepted:
-		default:
-			return fmt.Errorf("%s polling %s: %d", p.user, p.job, code)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: job %s did not complete: %w", p.user, p.job, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
+	// Setting up is not measured: poll faster than the service asks, to
+	// start sooner.
+	c, err := p.newClient(base, hc, client.WithPollBounds(10*time.Millisecond, 50*time.Millisecond))
+	if err != nil {
+		return err
 	}
+	s, err := c.Wait(ctx, p.job, nil)
+	if err != nil {
+		return fmt.Errorf("%s: job %s did not complete: %w", p.user, p.job, err)
+	}
+	if s.State != string(status.Completed) {
+		return fmt.Errorf("%s: job %s ended %s", p.user, p.job, s.State)
+	}
+	return nil
 }
 
-func postJSON(ctx context.Context, client *http.Client, u string, in, out any) error {
+// newClient is a client of the status API at base for p, on hc.
+func (p *poller) newClient(base string, hc *http.Client, opts ...client.Option) (*client.Client, error) {
+	token := p.token
+	return client.New(base, append([]client.Option{
+		client.WithHTTPClient(hc),
+		client.WithToken(func(context.Context) (string, error) { return token, nil }),
+	}, opts...)...)
+}
+
+func postJSON(ctx context.Context, hc *http.Client, u string, in, out any) error {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -434,7 +493,7 @@ func postJSON(ctx context.Context, client *http.Client, u string, in, out any) e
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -450,14 +509,14 @@ func postJSON(ctx context.Context, client *http.Client, u string, in, out any) e
 }
 
 // get polls p's job once, reading the body into buf.
-func get(ctx context.Context, client *http.Client, base string, p *poller, buf *bytes.Buffer) (int, []byte, error) {
+func get(ctx context.Context, hc *http.Client, base string, p *poller, buf *bytes.Buffer) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/vpr/status/"+p.job, nil)
 	if err != nil {
 		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+p.token)
 	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -473,9 +532,9 @@ func get(ctx context.Context, client *http.Client, base string, p *poller, buf *
 }
 
 // sampleBody is cmd/local's answer for p's completed job.
-func sampleBody(ctx context.Context, client *http.Client, base string, p *poller) (bench.Completed, error) {
+func sampleBody(ctx context.Context, hc *http.Client, base string, p *poller) (bench.Completed, error) {
 	var b bench.Completed
-	code, body, err := get(ctx, client, base, p, nil)
+	code, body, err := get(ctx, hc, base, p, nil)
 	if err != nil {
 		return b, err
 	}
@@ -527,28 +586,22 @@ func (r *result) add(o *result) {
 func (r *result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
 
 func (r *result) row() string {
-	slices.Sort(r.latencies)
-	q := func(p float64) time.Duration {
-		if len(r.latencies) == 0 {
-			return 0
-		}
-		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
-	}
 	return fmt.Sprintf("%d\t%.2f\t%.0f\t%v\t%v\t%d\t%d\t%d",
-		r.requests, r.elapsed.Seconds(), r.rate(), q(0.50).Round(time.Microsecond), q(0.99).Round(time.Microsecond),
+		r.requests, r.elapsed.Seconds(), r.rate(),
+		quantile(r.latencies, 0.50).Round(time.Microsecond), quantile(r.latencies, 0.99).Round(time.Microsecond),
 		r.errors, r.fiveXX, r.wrong)
 }
 
 // poll runs the pollers against base until n requests are sent or d has
 // passed, after a warm-up of a few untimed requests each.
-func poll(ctx context.Context, client *http.Client, base string, pollers []*poller, n int, d time.Duration) (*result, error) {
+func poll(ctx context.Context, hc *http.Client, base string, pollers []*poller, n int, d time.Duration) (*result, error) {
 	owner := make(map[string]int, len(pollers))
 	for i, p := range pollers {
 		owner[p.job] = i
 	}
 	for range 3 {
 		if err := each(pollers, func(i int, p *poller) error {
-			_, _, err := get(ctx, client, base, p, nil)
+			_, _, err := get(ctx, hc, base, p, nil)
 			return err
 		}); err != nil {
 			return nil, fmt.Errorf("warming up %s: %w", base, err)
@@ -565,7 +618,7 @@ func poll(ctx context.Context, client *http.Client, base string, pollers []*poll
 		var buf bytes.Buffer
 		for sent.Add(1) <= int64(n) && ctx.Err() == nil {
 			t := time.Now()
-			code, body, err := get(ctx, client, base, p, &buf)
+			code, body, err := get(ctx, hc, base, p, &buf)
 			lat := time.Since(t)
 			if ctx.Err() != nil {
 				break // cut off by the time bound: not an answer
@@ -605,7 +658,22 @@ func check(code int, body []byte, err error, i int, p *poller, owner map[string]
 	if code != http.StatusOK {
 		return fmt.Sprintf("%d %s", code, body)
 	}
-	// Any job id of another poller's anywhere in the body is a leak.
+	if bad := leak(body, i, p, owner); bad != "" {
+		return bad
+	}
+	var b bench.Completed
+	if err := json.Unmarshal(body, &b); err != nil {
+		return fmt.Sprintf("200 with a body that is not JSON: %v", err)
+	}
+	if b.JobID != p.job || b.Status != status.Completed {
+		return fmt.Sprintf("wrong: %s polling %s got job %q, status %q", p.user, p.job, b.JobID, b.Status)
+	}
+	return ""
+}
+
+// leak describes the job id of another poller's that body holds, if any,
+// in words beginning with "wrong".
+func leak(body []byte, i int, p *poller, owner map[string]int) string {
 	for j := 0; j+36 <= len(body); j++ {
 		if body[j+8] != '-' || body[j+13] != '-' {
 			continue
@@ -615,13 +683,6 @@ func check(code int, body []byte, err error, i int, p *poller, owner map[string]
 				return fmt.Sprintf("wrong: %s got job %s, poller %d's", p.user, id, k)
 			}
 		}
-	}
-	var b bench.Completed
-	if err := json.Unmarshal(body, &b); err != nil {
-		return fmt.Sprintf("200 with a body that is not JSON: %v", err)
-	}
-	if b.JobID != p.job || b.Status != status.Completed {
-		return fmt.Sprintf("wrong: %s polling %s got job %q, status %q", p.user, p.job, b.JobID, b.Status)
 	}
 	return ""
 }

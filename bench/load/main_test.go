@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,40 @@ func TestRun(t *testing.T) {
 	t.Log(out.String())
 }
 
+// TestRunWait waits for jobs of cmd/local with package client: a job of
+// 2 s, polled as the service asks (every 2 s), costs at most 3 requests.
+func TestRunWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/local")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	var errs testkit.Buffer
+	err := run(ctx, []string{"load", "-mode", "wait", "-c", "4", "-rounds", "1", "-duration", "7s", "-pending-for", "1s", "-processing-for", "1s"}, &out, &errs)
+	if err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, &out, errs.String())
+	}
+	m := regexp.MustCompile(`all\s+local\s+(\d+)\s+(\d+)\s`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no totals row:\n%s", &out)
+	}
+	jobs, requests := atoi(t, m[1]), atoi(t, m[2])
+	if jobs != 4 || requests < 2*jobs || requests > 3*jobs {
+		t.Errorf("%d jobs, %d status requests; want 4 jobs of 2 to 3 requests each:\n%s", jobs, requests, &out)
+	}
+	t.Log(out.String())
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-target", "elsewhere"},
@@ -86,13 +121,22 @@ func TestFlags(t *testing.T) {
 		{"-n", "10", "-c", "20"},
 		{"-duration", "1h"},
 		{"extra"},
+		{"-mode", "gentle"},
+		{"-mode", "wait", "-target", "floor"},
+		{"-mode", "wait", "-c", "1001"},
+		{"-mode", "wait", "-pending-for", "-1s"},
+		{"-mode", "wait", "-duration", "9s"}, // 3 rounds of 3 s: too short for 5 s jobs
 	} {
 		if _, err := parseFlags(append([]string{"load"}, args...), new(bytes.Buffer)); err == nil {
 			t.Errorf("%v: no error", args)
 		}
 	}
 	o, err := parseFlags([]string{"load"}, new(bytes.Buffer))
-	if err != nil || o.n != 20_000 || o.c != 32 || len(o.targets) != 2 || o.duration != 30*time.Second {
+	if err != nil || o.n != 20_000 || o.c != 32 || len(o.targets) != 2 || o.duration != 30*time.Second || o.mode != "hammer" {
 		t.Errorf("defaults: %+v, %v", o, err)
+	}
+	o, err = parseFlags([]string{"load", "-mode", "wait"}, new(bytes.Buffer))
+	if err != nil || fmt.Sprint(o.targets) != "[local]" || o.pendingFor != 2*time.Second || o.processFor != 3*time.Second {
+		t.Errorf("-mode wait defaults: %+v, %v", o, err)
 	}
 }
