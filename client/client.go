@@ -70,7 +70,7 @@ const (
 type Client struct {
 	base      string // the base URL, without a trailing slash
 	token     func(context.Context) (string, error)
-	http      *http.Client
+	hc        *http.Client
 	userAgent string
 	minWait   time.Duration
 	maxWait   time.Duration
@@ -108,7 +108,7 @@ func WithHTTPClient(hc *http.Client) Option {
 		if hc == nil {
 			return errors.New("WithHTTPClient: nil client")
 		}
-		c.http = hc
+		c.hc = hc
 		return nil
 	}
 }
@@ -148,7 +148,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{
 		base:      strings.TrimRight(u.String(), "/"),
-		http:      &http.Client{Timeout: defaultTimeout},
+		hc:        &http.Client{Timeout: defaultTimeout},
 		userAgent: defaultUserAgent,
 		minWait:   defaultMinWait,
 		maxWait:   defaultMaxWait,
@@ -241,7 +241,7 @@ func (c *Client) send(ctx context.Context, jobID, etag string) (*answer, error) 
 	if etag != "" {
 		req.Header.Set("If-None-Match", etag)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -64,7 +64,7 @@ func (c *Client) getResult(ctx context.Context, rawURL string) ([]byte, error) {
 	}
 	req.Header.Set("Accept", "application/json")
 	c.setUserAgent(req)
-	resp, err := c.http.Do(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
