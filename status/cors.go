@@ -6,8 +6,14 @@ import (
 )
 
 // Headers a browser may read from an answer: what a polling client needs to
-// pace itself and to poll conditionally.
-const corsExposed = "Retry-After, RateLimit, RateLimit-Policy, ETag"
+// poll conditionally, to pace itself, and to tell an expired token from a
+// missing one.
+const corsExposed = "ETag, Retry-After, RateLimit, RateLimit-Policy, WWW-Authenticate"
+
+// Request headers a page may send: the token, the ETag it holds, and what
+// fetch wrappers and browser tracing add (a JSON Content-Type, W3C trace
+// context), each of which would otherwise fail the preflight.
+const corsAllowedHeaders = "Authorization, If-None-Match, Content-Type, traceparent, tracestate"
 
 // corsPolicy says which web origins may read this API's answers.
 type corsPolicy struct {
@@ -102,7 +108,7 @@ func handlePreflight(c *corsPolicy) http.Handler {
 			h.Add("Vary", "Access-Control-Request-Headers")
 			if _, ok := c.allowOrigin(r.Header.Get("Origin")); ok {
 				h.Set("Access-Control-Allow-Methods", "GET, HEAD")
-				h.Set("Access-Control-Allow-Headers", "Authorization, If-None-Match")
+				h.Set("Access-Control-Allow-Headers", corsAllowedHeaders)
 				// Browsers cap this (Chromium at 2 hours).
 				h.Set("Access-Control-Max-Age", "7200")
 			}

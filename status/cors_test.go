@@ -22,7 +22,7 @@ func TestCORS(t *testing.T) {
 		r.Header.Set("Origin", origin)
 		return r
 	}
-	exposed := "Retry-After, RateLimit, RateLimit-Policy, ETag"
+	exposed := "ETag, Retry-After, RateLimit, RateLimit-Policy, WWW-Authenticate"
 
 	t.Run("allowed origin reads the answer and its pacing headers", func(t *testing.T) {
 		for _, origin := range []string{appOrigin, "http://localhost:5173"} {
@@ -54,7 +54,7 @@ func TestCORS(t *testing.T) {
 		r := withOrigin(get(path, "", ""), appOrigin)
 		r.Method = http.MethodOptions
 		r.Header.Set("Access-Control-Request-Method", "GET")
-		r.Header.Set("Access-Control-Request-Headers", "authorization, if-none-match")
+		r.Header.Set("Access-Control-Request-Headers", "authorization, content-type, if-none-match, traceparent")
 		w := serve(h, r)
 		if w.Code != 204 || w.Body.Len() != 0 {
 			t.Fatalf("preflight: %d %q, want an empty 204", w.Code, w.Body)
@@ -62,7 +62,7 @@ func TestCORS(t *testing.T) {
 		checkHeaders(t, w.Header(), map[string]string{
 			"Access-Control-Allow-Origin":  appOrigin,
 			"Access-Control-Allow-Methods": "GET, HEAD",
-			"Access-Control-Allow-Headers": "Authorization, If-None-Match",
+			"Access-Control-Allow-Headers": "Authorization, If-None-Match, Content-Type, traceparent, tracestate",
 			"Access-Control-Max-Age":       "7200",
 			"Allow":                        "GET, HEAD, OPTIONS",
 			"RateLimit":                    "", // preflights are not limited

@@ -24,12 +24,12 @@ func TestOpenAPIContractCORS(t *testing.T) {
 	const (
 		base    = "/api/vpr/status/"
 		foreign = "https://evil.example"
-		exposed = "Retry-After, RateLimit, RateLimit-Policy, ETag"
+		exposed = "ETag, Retry-After, RateLimit, RateLimit-Policy, WWW-Authenticate"
 		varies  = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 	)
 	// header values of the preflight's grant, and of its absence.
 	granted := map[string]string{
-		"Access-Control-Allow-Methods": "GET, HEAD", "Access-Control-Allow-Headers": "Authorization, If-None-Match",
+		"Access-Control-Allow-Methods": "GET, HEAD", "Access-Control-Allow-Headers": "Authorization, If-None-Match, Content-Type, traceparent, tracestate",
 		"Access-Control-Max-Age": "7200",
 	}
 	refused := map[string]string{

@@ -499,7 +499,7 @@ func TestOpenAPIContractCatchesDrift(t *testing.T) {
 		failed     = `{"job_id":"44444444-4444-4444-8444-444444444444","status":"FAILED","created_at":"2026-11-29T11:59:00Z","error":"x"}`
 		notFound   = `{"type":"about:blank","title":"Not Found","status":404,"error":"Not found"}`
 		notAllowed = `{"type":"about:blank","title":"Method Not Allowed","status":405,"error":"Method not allowed"}`
-		exposed    = "Retry-After, RateLimit, RateLimit-Policy, ETag"
+		exposed    = "ETag, Retry-After, RateLimit, RateLimit-Policy, WWW-Authenticate"
 		varies     = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 	)
 	common := func(kv ...string) map[string]string {
@@ -536,7 +536,7 @@ func TestOpenAPIContractCatchesDrift(t *testing.T) {
 	}
 	grant := map[string]string{
 		"Access-Control-Allow-Origin": appOrigin, "Access-Control-Allow-Methods": "GET, HEAD",
-		"Access-Control-Allow-Headers": "Authorization, If-None-Match", "Access-Control-Max-Age": "7200",
+		"Access-Control-Allow-Headers": "Authorization, If-None-Match, Content-Type, traceparent, tracestate", "Access-Control-Max-Age": "7200",
 		"Access-Control-Expose-Headers": exposed,
 	}
 	type answer struct {
