@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,15 +22,18 @@ import (
 
 	"github.com/careervp/vprstatus/fakes"
 	"github.com/careervp/vprstatus/status"
+	"github.com/careervp/vprstatus/web"
 )
 
-// devAPI is what only the local binary serves, under /_local/: tokens on
-// demand, jobs that move through their states, and the result bucket.
+// devAPI is what only the local binary serves: under /_local/, tokens on
+// demand, jobs that move through their states, and the result bucket; at
+// the root, the demo page and the polling module.
 type devAPI struct {
 	logger  *slog.Logger
 	minter  *fakes.Issuer
 	jobs    *fakes.JobStore
 	results *fakes.Results
+	origins origins // -cors-origins
 
 	pendingFor, processingFor, jobTTL time.Duration
 
@@ -44,18 +51,39 @@ type devAPI struct {
 // a goroutine for up to two hours.
 const maxWorkers = 1000
 
-// addRoutes adds the endpoints every backend has.
-func (d *devAPI) addRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /_local/token", d.loopbackHost(d.handleToken()))
+// addRoutes adds the endpoints every backend has. devOrAPI must send their
+// paths here.
+func (d *devAPI) addRoutes(mux *http.ServeMux) error {
+	mux.Handle("/_local/token", d.devEndpoint(http.MethodPost, d.handleToken()))
+	mux.Handle("/_local/", handleNotFound())
 	mux.Handle("GET /healthz", handleHealth())
 	mux.Handle("GET /openapi.json", handleOpenAPI())
+	for path, file := range map[string]string{
+		"/{$}":        "index.html",
+		"/demo.js":    "demo.js",
+		"/demo.css":   "demo.css",
+		"/vprpoll.js": "vprpoll.js",
+	} {
+		h, err := handleWebFile(file)
+		if err != nil {
+			return err
+		}
+		if file == "vprpoll.js" {
+			// A frontend dev server on another origin imports it directly.
+			mux.Handle(path, d.readableBy(h))
+		} else {
+			mux.Handle(path, getOnly(h))
+		}
+	}
+	return nil
 }
 
 // addFakeRoutes adds the endpoints of the in-memory backend: jobs that run
 // by themselves, and the bucket their result URLs point at.
 func (d *devAPI) addFakeRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /_local/jobs", d.loopbackHost(d.handleCreateJob()))
-	mux.Handle("GET /_local/results/", d.results)
+	mux.Handle("/_local/jobs", d.devEndpoint(http.MethodPost, d.handleCreateJob()))
+	mux.Handle("/_local/jobs/{job_id}/result", d.devEndpoint(http.MethodDelete, d.handleDeleteResult()))
+	mux.Handle("/_local/results/", d.readableBy(d.results))
 }
 
 // loopbackHost refuses requests whose Host is not a loopback name: a page on
@@ -69,7 +97,7 @@ func (d *devAPI) loopbackHost(next http.Handler) http.Handler {
 		}
 		ip, _ := netip.ParseAddr(strings.Trim(host, "[]"))
 		if !d.anyHost && !strings.EqualFold(host, "localhost") && !ip.IsLoopback() {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "development endpoints answer loopback hosts only"})
+			writeProblem(w, http.StatusForbidden, "Forbidden", "Development endpoints answer loopback hosts only")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -89,14 +117,54 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	writeBody(w, code, "application/json", v)
+}
+
+func writeBody(w http.ResponseWriter, code int, contentType string, v any) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
 }
 
+// problem is the body of the development endpoints' errors, in the API's
+// shape: RFC 9457 problem details beside the error and message members.
+type problem struct {
+	Type    string `json:"type"`
+	Title   string `json:"title"`
+	Status  int    `json:"status"`
+	Error   string `json:"error"`
+	Message string `json:"message,omitempty"`
+}
+
+func writeProblem(w http.ResponseWriter, code int, errMsg, message string) {
+	writeBody(w, code, "application/problem+json", problem{
+		Type: "about:blank", Title: http.StatusText(code), Status: code, Error: errMsg, Message: message,
+	})
+}
+
 func badRequest(w http.ResponseWriter, msg string) {
-	writeJSON(w, http.StatusBadRequest, map[string]string{"error": msg})
+	writeProblem(w, http.StatusBadRequest, "Bad request", msg)
+}
+
+// getOnly answers other methods than GET and HEAD with a 405.
+func getOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeProblem(w, http.StatusMethodNotAllowed, "Method not allowed", "")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func handleNotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusNotFound, "Not found", "")
+	})
 }
 
 func (d *devAPI) handleToken() http.Handler {
@@ -120,7 +188,7 @@ func (d *devAPI) handleToken() http.Handler {
 		tok, err := d.minter.Token("HS256", req.Sub, time.Hour)
 		if err != nil {
 			d.logger.Error("minting token", "err", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "Internal server error"})
+			writeProblem(w, http.StatusInternalServerError, "Internal server error", "")
 			return
 		}
 		writeJSON(w, http.StatusOK, response{Token: tok, ExpiresAt: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
@@ -168,12 +236,31 @@ func (d *devAPI) handleCreateJob() http.Handler {
 		}
 		if d.live.Load() >= maxWorkers {
 			w.Header().Set("Retry-After", "5")
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "too many jobs in progress"})
+			writeProblem(w, http.StatusServiceUnavailable, "Service unavailable", "Too many jobs in progress")
 			return
 		}
 		id := d.start(req.UserID, outcome, req.Error, pending, processing)
 		w.Header().Set("Location", "/api/vpr/status/"+id)
 		writeJSON(w, http.StatusCreated, response{JobID: id})
+	})
+}
+
+// handleDeleteResult deletes a completed job's result object, as the
+// bucket's lifecycle rule does to old results: its next poll answers 410.
+func (d *devAPI) handleDeleteResult() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		j, err := d.jobs.Job(r.Context(), r.PathValue("job_id"))
+		if err != nil {
+			writeProblem(w, http.StatusNotFound, "Job not found", "")
+			return
+		}
+		if j.State != status.Completed || j.ResultKey == "" {
+			writeProblem(w, http.StatusConflict, "The job has no result", "Only a COMPLETED job has a result to delete; this one is "+string(j.State))
+			return
+		}
+		d.results.Delete(j.ResultKey)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
 	})
 }
 
@@ -291,6 +378,31 @@ func handleHealth() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+}
+
+// handleWebFile serves one of the embedded web files, with its type set
+// here rather than guessed from the system's MIME tables, and an ETag so
+// that a browser revalidates (no-cache) instead of re-downloading.
+func handleWebFile(name string) (http.Handler, error) {
+	b, err := fs.ReadFile(web.FS(), name)
+	if err != nil {
+		return nil, err
+	}
+	types := map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+	ctype, ok := types[name[strings.LastIndexByte(name, '.'):]]
+	if !ok {
+		return nil, fmt.Errorf("web file %s: no content type for it", name)
+	}
+	sum := sha256.Sum256(b)
+	etag := `"` + hex.EncodeToString(sum[:8]) + `"`
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", ctype)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("ETag", etag)
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+	}), nil
 }
 
 // handleOpenAPI serves the API description the contract tests hold the

@@ -41,6 +41,7 @@ type options struct {
 	limits        ratelimit.Settings
 	trace         string
 	corsOrigins   string
+	origins       origins // corsOrigins, parsed
 	seed          bool
 	allowRemote   bool
 }
@@ -81,6 +82,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if o.pendingFor < 0 || o.processingFor < 0 || o.urlTTL <= 0 || o.jobTTL < 0 {
 		return o, errors.New("durations must not be negative, and -url-ttl must be positive")
+	}
+	if o.origins, err = parseOrigins(o.corsOrigins); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -145,7 +149,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var demo map[status.State]string
 	var workers sync.WaitGroup
-	dev := &devAPI{logger: logger, minter: minter, anyHost: o.allowRemote}
+	dev := &devAPI{logger: logger, minter: minter, origins: o.origins, anyHost: o.allowRemote}
 	switch o.backend {
 	case "aws":
 		backends, err := awsenv.Load(ctx, getenv)
@@ -174,7 +178,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		demo = dev.seed(demoUser)
 		dev.addFakeRoutes(mux)
 	}
-	dev.addRoutes(mux)
+	if err := dev.addRoutes(mux); err != nil {
+		return err
+	}
 	api := status.New(cfg)
 
 	srv := &http.Server{
@@ -210,13 +216,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// devOrAPI sends the development paths to dev and everything else to the
-// API, which answers unknown and unclean paths ("//", "/./") itself: a
-// ServeMux in front of it would redirect those with an HTML 307.
+// devOrAPI sends the development paths (devAPI's routes) to dev and
+// everything else to the API, which answers unknown and unclean paths ("//",
+// "/./") itself: a ServeMux in front of it would redirect those with an HTML
+// 307.
 func devOrAPI(dev, api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
-		case strings.HasPrefix(p, "/_local/"), p == "/healthz", p == "/openapi.json":
+		case strings.HasPrefix(p, "/_local/"), p == "/healthz", p == "/openapi.json",
+			p == "/", p == "/vprpoll.js", p == "/demo.js", p == "/demo.css":
 			dev.ServeHTTP(w, r)
 		default:
 			api.ServeHTTP(w, r)
@@ -230,6 +238,9 @@ func printWelcome(w io.Writer, backend, base, token string, demo map[status.Stat
 		where = "DynamoDB and S3"
 	}
 	fmt.Fprintf(w, "vprstatus (local, %s) listening on %s\n\n", where, base)
+	if backend != "aws" {
+		fmt.Fprintf(w, "The demo page, which creates jobs and polls them with %s/vprpoll.js:\n\n  %s/\n\n", base, base)
+	}
 	fmt.Fprintf(w, "A token for %q, valid 1 hour:\n\n  export TOKEN=%s\n\n", demoUser, token)
 	if demo != nil {
 		fmt.Fprintln(w, "Demo jobs, one per state:")
@@ -240,7 +251,7 @@ func printWelcome(w io.Writer, backend, base, token string, demo map[status.Stat
 			fmt.Fprintf(w, `
 A job that runs for real (PENDING, PROCESSING, then COMPLETED or FAILED):
 
-  curl -s -X POST %[1]s/_local/jobs -d '{"user_id":"%[2]s","outcome":"COMPLETED"}'
+  curl -s -X POST %[1]s/_local/jobs -H 'Content-Type: application/json' -d '{"user_id":"%[2]s","outcome":"COMPLETED"}'
 `, base, demoUser)
 		}
 	} else {
@@ -249,7 +260,7 @@ A job that runs for real (PENDING, PROCESSING, then COMPLETED or FAILED):
 	fmt.Fprintf(w, `
 A token for another user:
 
-  curl -s -X POST %[1]s/_local/token -d '{"sub":"someone-else"}'
+  curl -s -X POST %[1]s/_local/token -H 'Content-Type: application/json' -d '{"sub":"someone-else"}'
 
 API description (OpenAPI 3.1): %[1]s/openapi.json
 Health: %[1]s/healthz

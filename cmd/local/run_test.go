@@ -76,6 +76,10 @@ func call(t *testing.T, method, u, token, body string) (*http.Response, []byte) 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if body != "" {
+		// The development endpoints take JSON only (415 otherwise).
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -341,6 +345,7 @@ func TestDevEndpointsWantALoopbackHost(t *testing.T) {
 	base, _ := startLocal(t)
 	for host, want := range map[string]int{"evil.example:8080": 403, "localhost": 200, "127.0.0.1:1": 200, "[::1]:8080": 200} {
 		req, _ := http.NewRequest("POST", base+"/_local/token", strings.NewReader(`{"sub":"x"}`))
+		req.Header.Set("Content-Type", "application/json")
 		req.Host = host
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
