@@ -92,14 +92,12 @@ class PollLog {
     } else if (/json/.test(header("Content-Type"))) {
       // A clone: vprpoll reads the body itself.
       const body = await res.clone().json().catch(() => undefined);
-      state = isStatus ? body?.status ?? body?.error ?? "" : res.ok ? "the report" : body?.error ?? "";
+      state = !res.ok ? body?.error ?? "" : isStatus ? body?.status ?? "" : "the report";
     } else if (!res.ok) {
       state = (await res.clone().text().catch(() => "")).slice(0, 60);
     }
     const waited = this.lastAnswer === undefined ? undefined : (sentAt - this.lastAnswer) / 1000;
     this.lastAnswer = performance.now();
-    const sent = init?.headers?.["If-None-Match"];
-    const etag = res.status === 304 ? `304 for ${sent}` : header("ETag") || (sent ? `sent ${sent}` : "");
     const n = ++this.count;
     const at = ((sentAt - this.start) / 1000).toFixed(2);
     this.tbody.append(
@@ -112,7 +110,7 @@ class PollLog {
         h("td", {}, h("span", { class: `pill s${String(res.status)[0]}xx` }, String(res.status))),
         h("td", {}, state),
         h("td", { class: "num" }, header("Retry-After") ? `${header("Retry-After")} s` : ""),
-        h("td", { class: "mono" }, etag),
+        h("td", { class: "mono" }, header("ETag")),
         h("td", { class: "mono" }, header("RateLimit")),
         h("td", { class: "mono" }, header("RateLimit-Policy")),
       ),
