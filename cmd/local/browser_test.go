@@ -26,7 +26,8 @@ import (
 // (the server's clock decides the states), so jobs are short.
 //
 // Without Chromium it skips, unless VPR_REQUIRE_BROWSER=1. With VPR_ARTIFACTS
-// naming a folder it saves screenshots of the demo page there.
+// naming a folder it saves a screenshot of the demo page there, demo.png
+// (the README's).
 func TestBrowser(t *testing.T) {
 	execPath := chromium(t)
 	began := time.Now()
@@ -111,7 +112,6 @@ func TestBrowser(t *testing.T) {
 		if !strings.Contains(advice, "Regenerate the report") {
 			t.Errorf("410 advice: %q", advice)
 		}
-		screenshot(t, tab, "demo-gone")
 		if ex := exceptions(); len(ex) > 0 {
 			t.Errorf("uncaught exceptions in the page: %q", ex)
 		}
