@@ -168,7 +168,7 @@ const outcome = {
         `error:${err.code}`,
         h(
           "p",
-          { class: "banner bad", role: "alert" },
+          { class: "banner bad" },
           h("strong", {}, `${err.status || "No answer"} · ${err.code}. `),
           advice[err.code] ?? advice.server,
         ),
@@ -177,7 +177,7 @@ const outcome = {
     } else if (err?.name === "AbortError") {
       this.show("stopped", h("p", { class: "banner" }, "Stopped."));
     } else {
-      this.show("error", h("p", { class: "banner bad", role: "alert" }, String(err?.message ?? err)));
+      this.show("error", h("p", { class: "banner bad" }, String(err?.message ?? err)));
     }
   },
 };

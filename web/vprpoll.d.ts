@@ -124,8 +124,11 @@ export class VprStatusError extends Error {
   readonly code: VprStatusErrorCode;
   /** The HTTP status; 0 when there was no answer (network, timeout). */
   readonly status: number;
-  /** The parsed problem details, when the answer had some. */
-  readonly body: Problem | unknown;
+  /**
+   * The parsed body of the answer, when it was JSON: the problem details
+   * (a Problem) of an error answer, or the unexpected body of a "server" error.
+   */
+  readonly body: unknown;
   /** What Retry-After asked, in milliseconds, on a 429 or 503 that sent it. */
   readonly retryAfterMs: number | undefined;
 }
