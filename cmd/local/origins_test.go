@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/careervp/vprstatus/internal/testkit"
 )
 
 const (
@@ -299,7 +301,7 @@ func TestWelcomePostCommandsWork(t *testing.T) {
 
 func TestCORSOriginsFlag(t *testing.T) {
 	for _, v := range []string{"app.test", "http://", "ftp://app.test", "http://app.test/path", "http://app.test?x", "http://user@app.test"} {
-		var out lockedBuffer
+		var out testkit.Buffer
 		err := run(context.Background(), []string{"local", "-addr", "127.0.0.1:0", "-cors-origins", v}, func(string) string { return "" }, &out, &out)
 		if err == nil || !strings.Contains(err.Error(), "-cors-origins") {
 			t.Errorf("-cors-origins %q: %v, want an error naming the flag", v, err)
