@@ -191,7 +191,7 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 	// keeps the function's Access-Control-Allow-* headers or puts its own
 	// on that answer is not documented (nor verified on a deployed API);
 	// both grant the same, so either way the browser gets a 2xx preflight
-	// allowing GET and HEAD with Authorization and If-None-Match.
+	// allowing GET and HEAD with the request headers listed below.
 	api := awsapigatewayv2.NewHttpApi(stack, jsii.String("StatusApi"), &awsapigatewayv2.HttpApiProps{
 		ApiName: jsii.String("careervp-vpr-status-api-" + props.EnvName),
 		CorsPreflight: &awsapigatewayv2.CorsPreflightOptions{
@@ -199,10 +199,15 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 			// HEAD is CORS-safelisted, so browsers never need it granted; it
 			// is listed to match the function's own preflight answer.
 			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{awsapigatewayv2.CorsHttpMethod_GET, awsapigatewayv2.CorsHttpMethod_HEAD},
-			AllowHeaders: jsii.Strings("Authorization", "If-None-Match"),
-			// Browsers hide these from scripts unless exposed; the client needs
-			// them to back off and to poll conditionally.
-			ExposeHeaders: jsii.Strings("Retry-After", "RateLimit", "RateLimit-Policy", "ETag"),
+			// The same lists as the service's own preflight answer: what a
+			// poll may send (traceparent and tracestate carry a W3C trace
+			// context; Content-Type is harmless on a GET and some fetch
+			// wrappers set it)...
+			AllowHeaders: jsii.Strings("Authorization", "If-None-Match", "Content-Type", "traceparent", "tracestate"),
+			// ...and what scripts may read (browsers hide other headers):
+			// what a client needs to poll conditionally, back off, and tell
+			// why a token was refused.
+			ExposeHeaders: jsii.Strings("ETag", "Retry-After", "RateLimit", "RateLimit-Policy", "WWW-Authenticate"),
 			MaxAge:        awscdk.Duration_Hours(jsii.Number(1)),
 		},
 		// The default stage is added below so that it can carry throttling.

@@ -281,8 +281,8 @@ func TestCORS(t *testing.T) {
 			"CorsConfiguration": assertions.Match_ObjectEquals(&obj{
 				"AllowOrigins":  arr{testOrigin},
 				"AllowMethods":  arr{"GET", "HEAD"},
-				"AllowHeaders":  arr{"Authorization", "If-None-Match"},
-				"ExposeHeaders": arr{"Retry-After", "RateLimit", "RateLimit-Policy", "ETag"},
+				"AllowHeaders":  arr{"Authorization", "If-None-Match", "Content-Type", "traceparent", "tracestate"},
+				"ExposeHeaders": arr{"ETag", "Retry-After", "RateLimit", "RateLimit-Policy", "WWW-Authenticate"},
 				"MaxAge":        3600,
 			}),
 		})
