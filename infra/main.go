@@ -154,6 +154,11 @@ func propsFromContext(node constructs.Node) (*StatusStackProps, error) {
 		return nil, fmt.Errorf("context value throttleBurstLimit=%v: want a whole number", burst)
 	}
 
+	withoutListBucket, err := strconv.ParseBool(str("withoutListBucket", "false"))
+	if err != nil {
+		return nil, fmt.Errorf("context value withoutListBucket=%q: want true or false", str("withoutListBucket", ""))
+	}
+
 	// tokenUse set to "" means no check, so an empty value does not fall
 	// back to the default as with the other keys.
 	tokenUse := defaultTokenUse
@@ -200,6 +205,7 @@ func propsFromContext(node constructs.Node) (*StatusStackProps, error) {
 		LogLevel:           str("logLevel", defaultLogLevel),
 		ThrottleRateLimit:  rate,
 		ThrottleBurstLimit: burst,
+		WithoutListBucket:  withoutListBucket,
 	}, nil
 }
 

@@ -61,6 +61,12 @@ type StatusStackProps struct {
 	// callers together, not per client.
 	ThrottleRateLimit  float64
 	ThrottleBurstLimit float64
+
+	// WithoutListBucket leaves s3:ListBucket on the results bucket out of
+	// the role, for deployments that cannot grant it. S3 then answers a
+	// missing result with 403, so the function gets
+	// S3_FORBIDDEN_MEANS_GONE=true: every HeadObject 403 reads as 410.
+	WithoutListBucket bool
 }
 
 // Validate reports props that would synthesize a broken or unsafe stack.
@@ -141,6 +147,11 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 	if props.TokenUse != TokenUseUnchecked {
 		env["JWT_TOKEN_USE"] = &props.TokenUse
 	}
+	if props.WithoutListBucket {
+		// Without s3:ListBucket, S3 answers 403 for a missing key: the
+		// service's documented opt-in to read a HeadObject 403 as 410.
+		env["S3_FORBIDDEN_MEANS_GONE"] = jsii.String("true")
+	}
 	fn := awslambda.NewFunction(stack, jsii.String("StatusFunction"), &awslambda.FunctionProps{
 		FunctionName: jsii.String("careervp-vpr-status-lambda-" + props.EnvName),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
@@ -165,6 +176,17 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 		Actions:   jsii.Strings("s3:GetObject"),
 		Resources: &[]*string{bucket.ArnForObjects(jsii.String("*"))},
 	}))
+	if !props.WithoutListBucket {
+		// Still read-only (it lists keys). With it, S3 answers a missing
+		// key with 404, so the service reads only a 404 as a gone result
+		// (410) and a 403 as the error it is (bucket, KMS key, endpoint or
+		// organisation policy, expired session, clock skew).
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Effect:    awsiam.Effect_ALLOW,
+			Actions:   jsii.Strings("s3:ListBucket"),
+			Resources: &[]*string{bucket.BucketArn()},
+		}))
+	}
 
 	audience := make([]*string, len(props.UserPoolClientIDs))
 	for i := range props.UserPoolClientIDs {

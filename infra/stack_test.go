@@ -164,6 +164,40 @@ func TestFunctionEnvironmentWithoutTokenUse(t *testing.T) {
 	})
 }
 
+// withoutListBucket synthesizes the stack of a deployment that cannot grant
+// s3:ListBucket.
+func withoutListBucket(t *testing.T) map[string]interface{} {
+	t.Helper()
+	props := testProps()
+	props.WithoutListBucket = true
+	var tpl assertions.Template
+	check(t, func() {
+		tpl = assertions.Template_FromStack(NewStatusStack(newTestApp(t, nil), "without-list", props), nil)
+	})
+	return *tpl.ToJSON()
+}
+
+func TestWithoutListBucketLeavesItOutOfTheRole(t *testing.T) {
+	tmpl := withoutListBucket(t)
+	all := actions(tmpl)
+	if !slices.Contains(all, "s3:GetObject") {
+		t.Fatalf("actions %q lack s3:GetObject; the template walk is broken", all)
+	}
+	if slices.Contains(all, "s3:ListBucket") {
+		t.Errorf("actions %q include s3:ListBucket", all)
+	}
+}
+
+func TestWithoutListBucketReadsForbiddenAsGone(t *testing.T) {
+	tmpl := withoutListBucket(t)
+	for id, r := range resourcesOfType(tmpl, "AWS::Lambda::Function") {
+		vars := r["Properties"].(obj)["Environment"].(obj)["Variables"].(obj)
+		if v := vars["S3_FORBIDDEN_MEANS_GONE"]; v != "true" {
+			t.Errorf("%s: S3_FORBIDDEN_MEANS_GONE=%v, want true", id, v)
+		}
+	}
+}
+
 func TestValidateRejectsUnknownTokenUse(t *testing.T) {
 	for _, use := range []string{"Access", "both", " id"} {
 		props := testProps()
@@ -333,7 +367,7 @@ func resourcesOfType(tmpl map[string]interface{}, typ string) map[string]obj {
 	return out
 }
 
-func TestRolePolicyStatementsAreExactlyGetItemGetObjectAndXRay(t *testing.T) {
+func TestRolePolicyStatementsAreExactlyGetItemGetObjectListBucketAndXRay(t *testing.T) {
 	_, tmpl := template(t)
 	policies := resourcesOfType(tmpl, "AWS::IAM::Policy")
 	if len(policies) != 1 {
@@ -348,6 +382,8 @@ func TestRolePolicyStatementsAreExactlyGetItemGetObjectAndXRay(t *testing.T) {
 	want := []string{
 		canonicalFromJSON(t, `{"Action":"dynamodb:GetItem","Effect":"Allow","Resource":"`+testTableArn+`"}`),
 		canonicalFromJSON(t, `{"Action":"s3:GetObject","Effect":"Allow","Resource":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::`+testBucket+`/*"]]}}`),
+		// The bucket, not its objects: S3 then answers a missing key 404.
+		canonicalFromJSON(t, `{"Action":"s3:ListBucket","Effect":"Allow","Resource":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::`+testBucket+`"]]}}`),
 		canonicalFromJSON(t, `{"Action":["xray:PutTraceSegments","xray:PutTelemetryRecords"],"Effect":"Allow","Resource":"*"}`),
 	}
 	slices.Sort(got)
@@ -405,7 +441,7 @@ func TestNoOtherDataActions(t *testing.T) {
 	if len(all) == 0 {
 		t.Fatal("found no IAM actions at all; the template walk is broken")
 	}
-	allowed := map[string]bool{"dynamodb:GetItem": true, "s3:GetObject": true}
+	allowed := map[string]bool{"dynamodb:GetItem": true, "s3:GetObject": true, "s3:ListBucket": true}
 	for _, a := range all {
 		lower := strings.ToLower(a)
 		if strings.Contains(a, "*") {
@@ -456,11 +492,11 @@ func TestContextDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%q|%v|%q|%s|%s|%v|%v",
+	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%q|%v|%q|%s|%s|%v|%v|%v",
 		props.EnvName, *props.StackProps.Env.Region, props.AssetPath, props.JobsTableArn, props.JobsTableName,
 		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.TokenUse, props.FrontendOrigin,
-		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit)
-	want := `dev|us-east-1|../dist||careervp-jobs-dev|careervp-vpr-results-dev|""|[]|"access"|http://localhost:3000|info|50|100`
+		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit, props.WithoutListBucket)
+	want := `dev|us-east-1|../dist||careervp-jobs-dev|careervp-vpr-results-dev|""|[]|"access"|http://localhost:3000|info|50|100|false`
 	if got != want {
 		t.Errorf("defaults:\ngot  %s\nwant %s", got, want)
 	}
@@ -481,15 +517,16 @@ func TestContextOverrides(t *testing.T) {
 		"logLevel":           "warn",
 		"throttleRateLimit":  "12.5",
 		"throttleBurstLimit": "30",
+		"withoutListBucket":  "true",
 	}).Node())
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%v|%s|%s|%s|%v|%v",
+	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%v|%s|%s|%s|%v|%v|%v",
 		props.EnvName, *props.StackProps.Env.Region, props.AssetPath, props.JobsTableArn, props.JobsTableName,
 		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.TokenUse, props.FrontendOrigin,
-		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit)
-	want := "prod|eu-central-1|/build/out|" + testTableArn + "|careervp-jobs-prod|bucket-x|eu-central-1_X|[a b c]|id|https://vpr.example.com:8443|warn|12.5|30"
+		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit, props.WithoutListBucket)
+	want := "prod|eu-central-1|/build/out|" + testTableArn + "|careervp-jobs-prod|bucket-x|eu-central-1_X|[a b c]|id|https://vpr.example.com:8443|warn|12.5|30|true"
 	if got != want {
 		t.Errorf("overrides:\ngot  %s\nwant %s", got, want)
 	}
@@ -514,6 +551,7 @@ func TestContextRejectsBadValues(t *testing.T) {
 		"throttleRateLimit":  "-1",
 		"throttleBurstLimit": "10.5",
 		"tokenUse":           "Access",
+		"withoutListBucket":  "yes please",
 	} {
 		if _, err := propsFromContext(newTestApp(t, obj{key: value}).Node()); err == nil {
 			t.Errorf("%s=%q: no error", key, value)
