@@ -27,6 +27,7 @@ const (
 	defaultTokenUse           = TokenUseAccess // frontends send Cognito access tokens to APIs
 	defaultThrottleRateLimit  = 50
 	defaultThrottleBurstLimit = 100
+	defaultLogRetentionDays   = 30
 	placeholderUserPoolClient = "placeholder-client-id"
 )
 
@@ -154,9 +155,25 @@ func propsFromContext(node constructs.Node) (*StatusStackProps, error) {
 		return nil, fmt.Errorf("context value throttleBurstLimit=%v: want a whole number", burst)
 	}
 
+	days, err := num("logRetentionDays", defaultLogRetentionDays)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := logRetention(int(days)); !ok || days != float64(int(days)) {
+		return nil, fmt.Errorf("context value logRetentionDays=%v: want one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653", days)
+	}
 	withoutListBucket, err := strconv.ParseBool(str("withoutListBucket", "false"))
 	if err != nil {
 		return nil, fmt.Errorf("context value withoutListBucket=%q: want true or false", str("withoutListBucket", ""))
+	}
+
+	topicArn := str("alarmTopicArn", "")
+	if topicArn != "" && !snsTopicArnPattern.MatchString(topicArn) {
+		return nil, fmt.Errorf("context value alarmTopicArn=%q: want an SNS topic ARN, arn:<partition>:sns:<region>:<account>:<name>", topicArn)
+	}
+	logLevel := str("logLevel", defaultLogLevel)
+	if _, err := logsRequests(logLevel); err != nil {
+		return nil, fmt.Errorf("context value logLevel=%q: want debug, info, warn or error (the function refuses to start on anything else)", logLevel)
 	}
 
 	// tokenUse set to "" means no check, so an empty value does not fall
@@ -202,9 +219,11 @@ func propsFromContext(node constructs.Node) (*StatusStackProps, error) {
 		UserPoolClientIDs:  clientIDs,
 		TokenUse:           tokenUse,
 		FrontendOrigin:     origin,
-		LogLevel:           str("logLevel", defaultLogLevel),
+		LogLevel:           logLevel,
 		ThrottleRateLimit:  rate,
 		ThrottleBurstLimit: burst,
+		LogRetentionDays:   int(days),
+		AlarmTopicArn:      topicArn,
 		WithoutListBucket:  withoutListBucket,
 	}, nil
 }

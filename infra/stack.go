@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -14,13 +15,19 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
 
 // RoutePath is the one path this stack exposes.
 const RoutePath = "/api/vpr/status/{job_id}"
+
+// FunctionTimeoutSeconds is the function's timeout; the p99 duration alarm
+// is set relative to it.
+const FunctionTimeoutSeconds = 10
 
 // Token uses the service can be told to require (JWT_TOKEN_USE): Cognito's
 // token_use claim, or "" for no check.
@@ -62,6 +69,12 @@ type StatusStackProps struct {
 	ThrottleRateLimit  float64
 	ThrottleBurstLimit float64
 
+	// LogRetentionDays is how long the function's log group keeps events:
+	// one of the periods CloudWatch Logs allows (1, 3, 5, 7, 14, 30, …).
+	LogRetentionDays int
+	// AlarmTopicArn, when set, is the SNS topic the alarms notify when they
+	// go into ALARM and back to OK.
+	AlarmTopicArn string
 	// WithoutListBucket leaves s3:ListBucket on the results bucket out of
 	// the role, for deployments that cannot grant it. S3 then answers a
 	// missing result with 403, so the function gets
@@ -102,8 +115,20 @@ func (p *StatusStackProps) Validate() error {
 	if p.ThrottleRateLimit <= 0 || p.ThrottleBurstLimit <= 0 {
 		errs = append(errs, errors.New("throttle limits must be positive"))
 	}
+	if _, ok := logRetention(p.LogRetentionDays); !ok {
+		errs = append(errs, fmt.Errorf("log retention %d days: want one of CloudWatch Logs' periods (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)", p.LogRetentionDays))
+	}
+	if _, err := logsRequests(p.LogLevel); err != nil {
+		// The service refuses to start on a level it cannot parse.
+		errs = append(errs, fmt.Errorf("log level %q: want DEBUG, INFO, WARN or ERROR", p.LogLevel))
+	}
+	if p.AlarmTopicArn != "" && !snsTopicArnPattern.MatchString(p.AlarmTopicArn) {
+		errs = append(errs, fmt.Errorf("alarm topic %q: want an SNS topic ARN, arn:<partition>:sns:<region>:<account>:<name>", p.AlarmTopicArn))
+	}
 	return errors.Join(errs...)
 }
+
+var snsTopicArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)
 
 // NewStatusStack builds the VPR status Lambda behind an HTTP API with a
 // Cognito JWT authorizer. It panics on invalid props, as CDK constructs do.
@@ -152,16 +177,31 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 		// service's documented opt-in to read a HeadObject 403 as 410.
 		env["S3_FORBIDDEN_MEANS_GONE"] = jsii.String("true")
 	}
+
+	// An explicit log group, not the deprecated logRetention custom
+	// resource. Unnamed: a deployment made before this one may already have
+	// Lambda's own /aws/lambda/<function> group, and CloudFormation cannot
+	// create a group whose name exists. Kept when the stack is deleted:
+	// logs may be needed after the function is gone, and retention bounds
+	// them anyway.
+	retention, _ := logRetention(props.LogRetentionDays)
+	logGroup := awslogs.NewLogGroup(stack, jsii.String("StatusFunctionLogs"), &awslogs.LogGroupProps{
+		Retention:     retention,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+
+	timeout := awscdk.Duration_Seconds(jsii.Number(FunctionTimeoutSeconds))
 	fn := awslambda.NewFunction(stack, jsii.String("StatusFunction"), &awslambda.FunctionProps{
 		FunctionName: jsii.String("careervp-vpr-status-lambda-" + props.EnvName),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
 		Handler:      jsii.String("bootstrap"),
 		Code:         awslambda.Code_FromAsset(&props.AssetPath, nil),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(10)),
+		Timeout:      timeout,
 		MemorySize:   jsii.Number(256),
 		Tracing:      awslambda.Tracing_ACTIVE,
 		Environment:  &env,
+		LogGroup:     logGroup,
 	})
 
 	// Explicit statements instead of grantRead*, which would add Query, Scan,
@@ -277,7 +317,19 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 		Authorizer:  awsapigatewayv2.NewHttpNoneAuthorizer(),
 	})
 
+	var topic awssns.ITopic
+	if props.AlarmTopicArn != "" {
+		topic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), &props.AlarmTopicArn)
+	}
+	metrics := addRequestMetrics(stack, logGroup, MetricNamespacePrefix+"/"+props.EnvName)
+	addAlarms(stack, "careervp-vpr-status-"+props.EnvName, fn, timeout, metrics, topic)
+	if ok, _ := logsRequests(props.LogLevel); !ok {
+		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("vprstatus:logLevel"), jsii.String(fmt.Sprintf(
+			"LOG_LEVEL=%s turns the request log lines off: the metric filters see no requests, and the 5xx share and 410 alarms cannot fire", props.LogLevel)), nil)
+	}
+
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{Value: stage.Url()})
 	awscdk.NewCfnOutput(stack, jsii.String("FunctionName"), &awscdk.CfnOutputProps{Value: fn.FunctionName()})
+	awscdk.NewCfnOutput(stack, jsii.String("LogGroupName"), &awscdk.CfnOutputProps{Value: logGroup.LogGroupName()})
 	return stack
 }

@@ -23,6 +23,7 @@ const (
 	testPool     = "eu-west-1_AbCdEf123"
 	testIssuer   = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
 	testOrigin   = "https://app.example.com"
+	testTopic    = "arn:aws:sns:eu-west-1:123456789012:vpr-ops"
 )
 
 // assetDir holds a dummy bootstrap: synth only hashes and copies it.
@@ -71,6 +72,7 @@ func testProps() *StatusStackProps {
 		LogLevel:           "debug",
 		ThrottleRateLimit:  25,
 		ThrottleBurstLimit: 50,
+		LogRetentionDays:   90,
 	}
 }
 
@@ -492,11 +494,12 @@ func TestContextDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%q|%v|%q|%s|%s|%v|%v|%v",
+	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%q|%v|%q|%s|%s|%v|%v|%d|%q|%v",
 		props.EnvName, *props.StackProps.Env.Region, props.AssetPath, props.JobsTableArn, props.JobsTableName,
 		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.TokenUse, props.FrontendOrigin,
-		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit, props.WithoutListBucket)
-	want := `dev|us-east-1|../dist||careervp-jobs-dev|careervp-vpr-results-dev|""|[]|"access"|http://localhost:3000|info|50|100|false`
+		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit,
+		props.LogRetentionDays, props.AlarmTopicArn, props.WithoutListBucket)
+	want := `dev|us-east-1|../dist||careervp-jobs-dev|careervp-vpr-results-dev|""|[]|"access"|http://localhost:3000|info|50|100|30|""|false`
 	if got != want {
 		t.Errorf("defaults:\ngot  %s\nwant %s", got, want)
 	}
@@ -517,16 +520,19 @@ func TestContextOverrides(t *testing.T) {
 		"logLevel":           "warn",
 		"throttleRateLimit":  "12.5",
 		"throttleBurstLimit": "30",
+		"logRetentionDays":   "365",
+		"alarmTopicArn":      testTopic,
 		"withoutListBucket":  "true",
 	}).Node())
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%v|%s|%s|%s|%v|%v|%v",
+	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%v|%s|%s|%s|%v|%v|%d|%s|%v",
 		props.EnvName, *props.StackProps.Env.Region, props.AssetPath, props.JobsTableArn, props.JobsTableName,
 		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.TokenUse, props.FrontendOrigin,
-		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit, props.WithoutListBucket)
-	want := "prod|eu-central-1|/build/out|" + testTableArn + "|careervp-jobs-prod|bucket-x|eu-central-1_X|[a b c]|id|https://vpr.example.com:8443|warn|12.5|30|true"
+		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit,
+		props.LogRetentionDays, props.AlarmTopicArn, props.WithoutListBucket)
+	want := "prod|eu-central-1|/build/out|" + testTableArn + "|careervp-jobs-prod|bucket-x|eu-central-1_X|[a b c]|id|https://vpr.example.com:8443|warn|12.5|30|365|" + testTopic + "|true"
 	if got != want {
 		t.Errorf("overrides:\ngot  %s\nwant %s", got, want)
 	}
@@ -551,7 +557,10 @@ func TestContextRejectsBadValues(t *testing.T) {
 		"throttleRateLimit":  "-1",
 		"throttleBurstLimit": "10.5",
 		"tokenUse":           "Access",
+		"logRetentionDays":   "31",
+		"alarmTopicArn":      "arn:aws:sqs:eu-west-1:123456789012:ops",
 		"withoutListBucket":  "yes please",
+		"logLevel":           "verbose",
 	} {
 		if _, err := propsFromContext(newTestApp(t, obj{key: value}).Node()); err == nil {
 			t.Errorf("%s=%q: no error", key, value)
