@@ -28,6 +28,10 @@ const (
 	defaultThrottleRateLimit  = 50
 	defaultThrottleBurstLimit = 100
 	defaultLogRetentionDays   = 30
+	// defaultOutdir is where `go run .` writes the cloud assembly when
+	// CDK_OUTDIR is unset (the cdk CLI always sets it). The CDK's own
+	// default is a temporary directory that is gone when the run ends.
+	defaultOutdir             = "cdk.out"
 	placeholderUserPoolClient = "placeholder-client-id"
 )
 
@@ -45,13 +49,26 @@ func main() {
 }
 
 func run() error {
-	app := awscdk.NewApp(nil)
+	appProps := &awscdk.AppProps{}
+	if os.Getenv("CDK_OUTDIR") == "" {
+		// Absolute: jsii's Node process resolves paths against its own
+		// working directory.
+		dir, err := filepath.Abs(defaultOutdir)
+		if err != nil {
+			return err
+		}
+		appProps.Outdir = &dir
+	}
+	app := awscdk.NewApp(appProps)
 	_, cleanup, err := newStackFromContext(app)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	app.Synth(nil)
+	if appProps.Outdir != nil {
+		fmt.Fprintln(os.Stderr, "infra: wrote the cloud assembly to", *appProps.Outdir)
+	}
 	return nil
 }
 

@@ -600,3 +600,16 @@ func TestCompleteContextHasNoErrors(t *testing.T) {
 		assertions.Annotations_FromStack(stack).HasNoError(jsii.String("*"), assertions.Match_AnyValue())
 	})
 }
+
+func TestRunWritesCdkOutInTheWorkingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	// The defaults (and so placeholders) apply: jsii's Node process, which
+	// reads CDK_CONTEXT_JSON, started before this test could set it.
+	t.Chdir(dir)
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cdk.out", "careervp-vpr-status-dev.template.json")); err != nil {
+		t.Error(err)
+	}
+}
