@@ -1,7 +1,10 @@
 package status
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -22,6 +25,34 @@ type corsPolicy struct {
 	star    []string
 	vary    []string
 	exposed []string
+}
+
+// ParseOrigins reads a comma-separated list of web origins, as CORS_ORIGINS
+// and cmd/local's -cors-origins give it: each scheme://host[:port] (http or
+// https, no path, query or user), or "*" for any. Blanks and a trailing
+// slash are dropped. The error names every entry that is not an origin.
+func ParseOrigins(list string) ([]string, error) {
+	var (
+		origins []string
+		errs    []error
+	)
+	for raw := range strings.SplitSeq(list, ",") {
+		raw = strings.TrimSpace(raw)
+		o := strings.TrimSuffix(raw, "/")
+		if o == "" {
+			continue
+		}
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" ||
+				u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(o, "?#") {
+				errs = append(errs, fmt.Errorf("%q is not a web origin (scheme://host[:port]) or *", raw))
+				continue
+			}
+		}
+		origins = append(origins, o)
+	}
+	return origins, errors.Join(errs...)
 }
 
 // newCORS returns the policy for origins ("https://app.example.com", or "*"

@@ -3,6 +3,7 @@ package status_test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/careervp/vprstatus/status"
@@ -108,6 +109,22 @@ func checkHeaders(t *testing.T, h http.Header, want map[string]string) {
 	for k, v := range want {
 		if got := h.Get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+func TestParseOrigins(t *testing.T) {
+	got, err := status.ParseOrigins(" https://app.example.com/ , ,*,http://localhost:5173,HTTPS://B.test")
+	if want := []string{"https://app.example.com", "*", "http://localhost:5173", "HTTPS://B.test"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("ParseOrigins = %q, %v; want %q", got, err, want)
+	}
+	if got, err := status.ParseOrigins(""); err != nil || len(got) != 0 {
+		t.Errorf("empty: %q, %v", got, err)
+	}
+	for _, bad := range []string{"app.test", "http://", "ftp://app.test", "http://app.test/path", "http://app.test?x",
+		"http://app.test#x", "http://user@app.test", "null"} {
+		if _, err := status.ParseOrigins("https://ok.test," + bad); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("%q: %v, want an error naming it", bad, err)
 		}
 	}
 }
