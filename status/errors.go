@@ -58,7 +58,7 @@ type errorWriter struct {
 // and never returned to the client.
 func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
-	p := problem{Type: "about:blank"}
+	var p problem // Status, Error and Message; WriteProblem fills in the rest
 	var rl *rateLimitedError
 	switch {
 	case errors.Is(err, ErrNoCredentials):
@@ -93,7 +93,6 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		p.Status, p.Error, p.Message = http.StatusInternalServerError, msgInternal, msgRetrieveFailed
 	}
-	p.Title = http.StatusText(p.Status)
 	switch {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away: nobody reads this answer, and nothing failed.
@@ -108,7 +107,17 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 		// reading a policy's 403 as gone): keep the cause.
 		ew.logger.InfoContext(r.Context(), "result gone", "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, r, p.Status, problemType, p)
+	WriteProblem(w, r, p.Status, p.Error, p.Message)
+}
+
+// WriteProblem answers r with code and a problem body in the API's shape:
+// RFC 9457's type, title and status, beside the error and message members
+// the frontend reads. It is for the development server's own endpoints,
+// whose errors look like the API's; the API's errors come from errorWriter.
+func WriteProblem(w http.ResponseWriter, r *http.Request, code int, errText, message string) {
+	writeJSON(w, r, code, problemType, problem{
+		Type: "about:blank", Title: http.StatusText(code), Status: code, Error: errText, Message: message,
+	})
 }
 
 // retryAfter renders d as whole seconds, rounded up and at least 1, so a

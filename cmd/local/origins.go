@@ -2,10 +2,14 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"mime"
+	"net"
 	"net/http"
-	"net/url"
+	"net/netip"
 	"strings"
+
+	"github.com/careervp/vprstatus/status"
 )
 
 // origins is -cors-origins as the development server applies it beyond the
@@ -19,26 +23,22 @@ import (
 //     presigned S3 URLs, and the module /vprpoll.js) follows the list, "*"
 //     included, as the status API does.
 type origins struct {
+	list   []string // as given, for the status API
 	any    bool
 	listed map[string]bool // lowercased, without a trailing slash
 }
 
-// parseOrigins reads a -cors-origins value: comma-separated web origins, or
-// "*"; blanks are ignored.
+// parseOrigins reads a -cors-origins value (see status.ParseOrigins).
 func parseOrigins(list string) (origins, error) {
-	o := origins{listed: make(map[string]bool)}
-	for _, s := range strings.Split(list, ",") {
-		s = strings.TrimSuffix(strings.TrimSpace(s), "/")
-		switch {
-		case s == "":
-		case s == "*":
+	parsed, err := status.ParseOrigins(list)
+	if err != nil {
+		return origins{}, fmt.Errorf("-cors-origins: %w", err)
+	}
+	o := origins{list: parsed, listed: make(map[string]bool)}
+	for _, s := range parsed {
+		if s == "*" {
 			o.any = true
-		default:
-			u, err := url.Parse(s)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-				u.Path != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(s, "?#") {
-				return o, fmt.Errorf("-cors-origins: %q is not a web origin (scheme://host[:port])", s)
-			}
+		} else {
 			o.listed[strings.ToLower(s)] = true
 		}
 	}
@@ -69,6 +69,32 @@ func (o origins) readable(origin string) (string, bool) {
 	return "", false
 }
 
+// guard applies the development server's rules on who may use what: the
+// origins, and (unless -allow-remote) loopback Hosts only.
+type guard struct {
+	origins origins
+	anyHost bool // -allow-remote: serve /_local/ whatever the Host says
+	logger  *slog.Logger
+}
+
+// loopbackHost refuses requests whose Host is not a loopback name: a page on
+// another site could otherwise reach the token endpoint through DNS
+// rebinding, with the browser's Host still naming that site.
+func (g guard) loopbackHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		ip, _ := netip.ParseAddr(strings.Trim(host, "[]"))
+		if !g.anyHost && !strings.EqualFold(host, "localhost") && !ip.IsLoopback() {
+			writeProblem(w, r, http.StatusForbidden, "Forbidden", "Development endpoints answer loopback hosts only")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // Development endpoints' grants: a page sends a JSON body, and reads where a
 // created job is (Location) and when to come back (a 503's Retry-After).
 const (
@@ -89,15 +115,16 @@ const (
 //   - OPTIONS answers preflights; other methods get a 405 with Allow.
 //
 // Every refusal is problem+json, as the API's are.
-func (d *devAPI) devEndpoint(method string, next http.Handler) http.Handler {
+func (g guard) devEndpoint(method string, next http.Handler) http.Handler {
 	allow := method + ", OPTIONS"
-	return d.loopbackHost(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return g.loopbackHost(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Add("Vary", "Origin")
 		origin := r.Header.Get("Origin")
 		if origin != "" {
-			if !d.origins.trusted(r, origin) {
-				writeProblem(w, http.StatusForbidden, "Forbidden",
+			if !g.origins.trusted(r, origin) {
+				g.logger.DebugContext(r.Context(), "cors origin refused", "origin", origin, "path", r.URL.Path)
+				writeProblem(w, r, http.StatusForbidden, "Forbidden",
 					"Development endpoints answer pages of their own origin, and of origins listed by name in -cors-origins")
 				return
 			}
@@ -118,11 +145,11 @@ func (d *devAPI) devEndpoint(method string, next http.Handler) http.Handler {
 			return
 		case r.Method != method:
 			h.Set("Allow", allow)
-			writeProblem(w, http.StatusMethodNotAllowed, "Method not allowed", "")
+			writeProblem(w, r, http.StatusMethodNotAllowed, "Method not allowed", "")
 			return
 		case method == http.MethodPost && !isJSON(r.Header.Get("Content-Type")):
 			h.Set("Accept-Post", "application/json")
-			writeProblem(w, http.StatusUnsupportedMediaType, "Unsupported media type",
+			writeProblem(w, r, http.StatusUnsupportedMediaType, "Unsupported media type",
 				"Send the body as JSON, with Content-Type: application/json")
 			return
 		}
@@ -138,14 +165,18 @@ func isJSON(contentType string) bool {
 // readableBy lets pages of the allowed origins ("*" included) read what next
 // serves with methods (GET and HEAD, say): things that are public to them
 // anyway. OPTIONS answers preflights; other methods get a 405.
-func (d *devAPI) readableBy(next http.Handler) http.Handler {
+func (g guard) readableBy(next http.Handler) http.Handler {
 	const allow = "GET, HEAD, OPTIONS"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Add("Vary", "Origin")
-		grant, ok := d.origins.readable(r.Header.Get("Origin"))
-		if ok {
+		origin := r.Header.Get("Origin")
+		grant, ok := g.origins.readable(origin)
+		switch {
+		case ok:
 			h.Set("Access-Control-Allow-Origin", grant)
+		case origin != "":
+			g.logger.DebugContext(r.Context(), "cors origin refused", "origin", origin, "path", r.URL.Path)
 		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
@@ -160,7 +191,7 @@ func (d *devAPI) readableBy(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 		default:
 			h.Set("Allow", allow)
-			writeProblem(w, http.StatusMethodNotAllowed, "Method not allowed", "")
+			writeProblem(w, r, http.StatusMethodNotAllowed, "Method not allowed", "")
 		}
 	})
 }

@@ -11,13 +11,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/careervp/vprstatus/auth"
-	"github.com/careervp/vprstatus/awsenv"
 	"github.com/careervp/vprstatus/fakes"
 	"github.com/careervp/vprstatus/ratelimit"
+	"github.com/careervp/vprstatus/s3result"
 	"github.com/careervp/vprstatus/status"
 	"github.com/careervp/vprstatus/tracing"
 )
@@ -27,6 +26,8 @@ const (
 	devIssuer   = "vprstatus-local"
 	devAudience = "vprstatus-local"
 	demoUser    = "demo-user"
+	// tokenTTL is how long a development token lives.
+	tokenTTL = time.Hour
 )
 
 // options are the command line settings.
@@ -59,7 +60,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.backend, "backend", "fakes", `job store and result signer: "fakes" (in memory) or "aws" (DynamoDB and S3, configured by the environment)`)
 	fs.DurationVar(&o.pendingFor, "pending-for", 3*time.Second, "how long a job created with POST /_local/jobs stays PENDING")
 	fs.DurationVar(&o.processingFor, "processing-for", 5*time.Second, "how long such a job then stays PROCESSING")
-	fs.DurationVar(&o.urlTTL, "url-ttl", time.Hour, "lifetime of result URLs")
+	fs.DurationVar(&o.urlTTL, "url-ttl", s3result.DefaultTTL, "lifetime of result URLs")
 	fs.DurationVar(&o.jobTTL, "job-ttl", 10*time.Minute, "ttl of jobs created with POST /_local/jobs (0: none)")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN, ERROR")
 	fs.Float64Var(&o.limits.Users.Rate, "rate-limit-rps", o.limits.Users.Rate, "requests a second each user may make, sustained ("+ratelimit.EnvRate+")")
@@ -95,33 +96,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
-
-	// Bind first: with -addr 127.0.0.1:0 the real port is known before anything is printed.
-	ln, err := net.Listen("tcp", o.addr)
+	logger := slog.New(requestIDs{slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: o.logLevel})})
+	ln, base, err := listen(o.addr, o.allowRemote)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	// POST /_local/token mints a token for any user: on a reachable address
-	// it would hand out everyone's jobs.
-	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !o.allowRemote {
-		return fmt.Errorf("-addr %s is not a loopback address: the development token endpoint would let anyone who can reach it read any user's jobs (add -allow-remote to do it anyway)", o.addr)
-	}
-	base := "http://" + ln.Addr().String()
-
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	keys, err := auth.HMACSecret(secret)
+	minter, authn, err := newIdentity()
 	if err != nil {
 		return err
 	}
-	verifier, err := auth.NewVerifier(keys, auth.Options{Issuer: devIssuer, Audiences: []string{devAudience}})
-	if err != nil {
-		return err
-	}
-	minter := &fakes.Issuer{Issuer: devIssuer, Audience: devAudience, Secret: secret}
-
 	users, addrs, err := o.limits.New()
 	if err != nil {
 		return err
@@ -137,54 +121,81 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		tr.Shutdown(shutCtx)
 	}()
 
+	var b *backend
+	if o.backend == "aws" {
+		b, err = awsBackend(ctx, logger, o, getenv)
+	} else {
+		b, err = fakesBackend(ctx, logger, o, base)
+	}
+	if err != nil {
+		return err
+	}
+	defer b.close()
+
+	g := guard{origins: o.origins, anyHost: o.allowRemote, logger: logger}
 	mux := http.NewServeMux()
-	cfg := status.Config{
+	if err := (devAPI{logger: logger, minter: minter, guard: g}).addRoutes(mux); err != nil {
+		return err
+	}
+	b.addRoutes(mux, g)
+	api := status.New(status.Config{
 		Logger:         logger,
-		Auth:           auth.NewCache(verifier, auth.CacheOptions{}),
+		Auth:           authn,
+		Jobs:           b.jobs,
+		Results:        b.results,
 		Limiter:        users,
 		AddrLimiter:    addrs,
 		TracerProvider: tr.TracerProvider,
 		Propagator:     tr.Propagator,
-		CORSOrigins:    strings.Split(o.corsOrigins, ","), // blanks are ignored,
-	}
-	var demo map[status.State]string
-	var workers sync.WaitGroup
-	dev := &devAPI{logger: logger, minter: minter, origins: o.origins, anyHost: o.allowRemote}
-	switch o.backend {
-	case "aws":
-		backends, err := awsenv.Load(ctx, getenv)
-		if err != nil {
-			return err
-		}
-		cfg.Jobs, cfg.Results = backends.Jobs, backends.Results
-		if o.seed {
-			if demo, err = seedAWS(ctx, backends, demoUser); err != nil {
-				return err
-			}
-		}
-		logger.Info("serving from AWS backends",
-			"jobs_table", backends.Settings.JobsTable, "results_bucket", backends.Settings.ResultsBucket,
-			"dynamodb", orDefault(backends.Settings.DynamoDBEndpoint), "s3", orDefault(backends.Settings.S3Endpoint))
-	default:
-		jobs := fakes.NewJobStore(nil)
-		results, err := fakes.NewResults(base+"/_local/results/", o.urlTTL, nil)
-		if err != nil {
-			return err
-		}
-		cfg.Jobs, cfg.Results = jobs, results
-		dev.jobs, dev.results = jobs, results
-		dev.pendingFor, dev.processingFor, dev.jobTTL = o.pendingFor, o.processingFor, o.jobTTL
-		dev.ctx, dev.workers = ctx, &workers
-		demo = dev.seed(demoUser)
-		dev.addFakeRoutes(mux)
-	}
-	if err := dev.addRoutes(mux); err != nil {
+		CORSOrigins:    o.origins.list,
+	})
+
+	token, err := minter.Token("HS256", demoUser, tokenTTL)
+	if err != nil {
 		return err
 	}
-	api := status.New(cfg)
+	printWelcome(stdout, o.backend, base, token, b.demo)
+	return serve(ctx, ln, withRequestID(status.LogRequests(logger, devOrAPI(mux, api))), logger)
+}
 
+// listen binds addr first, so that with -addr 127.0.0.1:0 the real port is
+// known before anything is printed, and returns the base URL.
+func listen(addr string, allowRemote bool) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	// POST /_local/token mints a token for any user: on a reachable address
+	// it would hand out everyone's jobs.
+	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !allowRemote {
+		ln.Close()
+		return nil, "", fmt.Errorf("-addr %s is not a loopback address: the development token endpoint would let anyone who can reach it read any user's jobs (add -allow-remote to do it anyway)", addr)
+	}
+	return ln, "http://" + ln.Addr().String(), nil
+}
+
+// newIdentity returns the development tokens' minter, with a secret of this
+// run's, and what the API checks them with: a verifier behind the token
+// cache, as in Lambda.
+func newIdentity() (*fakes.Issuer, status.Authenticator, error) {
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	keys, err := auth.HMACSecret(secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	verifier, err := auth.NewVerifier(keys, auth.Options{Issuer: devIssuer, Audiences: []string{devAudience}})
+	if err != nil {
+		return nil, nil, err
+	}
+	minter := &fakes.Issuer{Issuer: devIssuer, Audience: devAudience, Secret: secret}
+	return minter, auth.NewCache(verifier, auth.CacheOptions{}), nil
+}
+
+// serve answers on ln with h until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
 	srv := &http.Server{
-		Handler:           devOrAPI(mux, api),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -192,12 +203,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	token, err := minter.Token("HS256", demoUser, time.Hour)
-	if err != nil {
-		return err
-	}
-	printWelcome(stdout, o.backend, base, token, demo)
-
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -208,9 +213,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = srv.Shutdown(shutCtx)
-	workers.Wait()
-	if err != nil {
+	if err := srv.Shutdown(shutCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
@@ -222,13 +225,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // 307.
 func devOrAPI(dev, api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch p := r.URL.Path; {
-		case strings.HasPrefix(p, "/_local/"), p == "/healthz", p == "/openapi.json",
-			p == "/", p == "/vprpoll.js", p == "/demo.js", p == "/demo.css":
+		p := r.URL.Path
+		if _, web := webFiles[p]; web || strings.HasPrefix(p, "/_local/") || p == "/healthz" || p == "/openapi.json" {
 			dev.ServeHTTP(w, r)
-		default:
-			api.ServeHTTP(w, r)
+			return
 		}
+		api.ServeHTTP(w, r)
 	})
 }
 
@@ -265,11 +267,4 @@ A token for another user:
 API description (OpenAPI 3.1): %[1]s/openapi.json
 Health: %[1]s/healthz
 `, base)
-}
-
-func orDefault(endpoint string) string {
-	if endpoint == "" {
-		return "AWS"
-	}
-	return endpoint
 }

@@ -19,6 +19,13 @@ import (
 // what it printed. The server is shut down, and run's result checked, at cleanup.
 func startLocal(t *testing.T, args ...string) (string, *testkit.Buffer) {
 	t.Helper()
+	base, stdout, _ := startLocalLogs(t, args...)
+	return base, stdout
+}
+
+// startLocalLogs is startLocal, also returning what the command logged.
+func startLocalLogs(t *testing.T, args ...string) (string, *testkit.Buffer, *testkit.Buffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr testkit.Buffer
 	done := make(chan error, 1)
@@ -40,7 +47,7 @@ func startLocal(t *testing.T, args ...string) (string, *testkit.Buffer) {
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(stdout.String()); m != nil {
 			waitHealthy(t, m[1])
-			return m[1], &stdout
+			return m[1], &stdout, &stderr
 		}
 		select {
 		case err := <-done:
@@ -49,7 +56,7 @@ func startLocal(t *testing.T, args ...string) (string, *testkit.Buffer) {
 		}
 	}
 	t.Fatalf("no listening line; stdout: %s", stdout.String())
-	return "", nil
+	return "", nil, nil
 }
 
 func waitHealthy(t *testing.T, base string) {
