@@ -3,6 +3,7 @@ package status
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -106,7 +107,9 @@ func (c *corsPolicy) allowOrigin(origin string) ([]string, bool) {
 // included (a 429's Retry-After matters most), with the headers in
 // corsExposed. Credentials are bearer tokens, not cookies, so
 // Access-Control-Allow-Credentials is not needed.
-func withCORS(c *corsPolicy, next http.Handler) http.Handler {
+// A refused origin is logged at DEBUG: a frontend whose page cannot read the
+// answers shows only an opaque CORS failure.
+func withCORS(c *corsPolicy, logger *slog.Logger, next http.Handler) http.Handler {
 	if c == nil {
 		return next
 	}
@@ -117,9 +120,12 @@ func withCORS(c *corsPolicy, next http.Handler) http.Handler {
 		} else {
 			h.Add("Vary", "Origin")
 		}
-		if v, ok := c.allowOrigin(r.Header.Get("Origin")); ok {
+		origin := r.Header.Get("Origin")
+		if v, ok := c.allowOrigin(origin); ok {
 			h["Access-Control-Allow-Origin"] = v
 			h["Access-Control-Expose-Headers"] = c.exposed
+		} else if origin != "" {
+			logger.DebugContext(r.Context(), "cors origin refused", "origin", origin)
 		}
 		next.ServeHTTP(w, r)
 	})

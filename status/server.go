@@ -88,7 +88,7 @@ func New(cfg Config) http.Handler {
 	addRoutes(mux, deps)
 	var h http.Handler = cleanPaths(handleNotFound(deps), recordRoute(mux))
 	h = recoverPanics(ew, h)
-	h = withCORS(cors, h)
+	h = withCORS(cors, cfg.Logger, h)
 	h = commonHeaders(h)
 	h = tr.serve(h)
 	return h

@@ -57,11 +57,22 @@ func TestRequestLogs(t *testing.T) {
 		t.Fatalf("foreign origin: %d, want 403", refused.StatusCode)
 	}
 
+	// And a page of that origin polling the API.
+	req, _ = http.NewRequest("GET", base+"/api/vpr/status/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Origin", "http://evil.test")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("API answer to a foreign origin: %v %v", err, resp.Header)
+	} else {
+		resp.Body.Close()
+	}
+
 	sum := sha256.Sum256([]byte("alice"))
+	refusals := 0
 	var poll, token, jobs, cors map[string]any
 	for _, l := range logLines(t, logs.String()) {
 		switch {
-		case l["msg"] == "request" && l["route"] == "/api/vpr/status/{job_id}":
+		case l["msg"] == "request" && l["request_id"] == pollID:
 			poll = l
 		case l["msg"] == "request" && l["route"] == "/_local/token" && l["status"] == 200.0:
 			token = l
@@ -69,17 +80,18 @@ func TestRequestLogs(t *testing.T) {
 			jobs = l
 		case l["msg"] == "cors origin refused":
 			cors = l
+			refusals++
 		}
 	}
-	if poll == nil || poll["status"] != 202.0 || poll["method"] != "GET" || poll["retry_after"] != 2.0 ||
-		poll["user"] != hex.EncodeToString(sum[:8]) || poll["request_id"] != pollID || pollID == "" {
+	if poll == nil || poll["route"] != "/api/vpr/status/{job_id}" || poll["status"] != 202.0 || poll["method"] != "GET" ||
+		poll["retry_after"] != 2.0 || poll["user"] != hex.EncodeToString(sum[:8]) || pollID == "" {
 		t.Errorf("poll line %v (X-Request-Id %q)", poll, pollID)
 	}
 	if token == nil || jobs == nil || jobs["status"] != 201.0 || token["method"] != "POST" {
 		t.Errorf("development endpoints' lines: %v, %v", token, jobs)
 	}
-	if cors == nil || cors["level"] != "DEBUG" || cors["origin"] != "http://evil.test" {
-		t.Errorf("refused origin line %v", cors)
+	if cors == nil || cors["level"] != "DEBUG" || cors["origin"] != "http://evil.test" || refusals != 2 {
+		t.Errorf("refused origin lines: %d, the last %v; want the development endpoint's and the API's", refusals, cors)
 	}
 	if strings.Contains(logs.String(), tok) {
 		t.Error("a token was logged")
