@@ -17,8 +17,9 @@
 //     raised to the minimum interval and capped at the maximum one (1 s and
 //     30 s unless [WithPollBounds] says otherwise). Retry-After is read as
 //     delay-seconds or an HTTP-date; anything else is treated as absent.
-//   - Jitter. Every wait is then lengthened by 0–10 % of itself, so a
-//     client never polls sooner than asked, and many clients spread out.
+//   - Jitter. Every wait is then lengthened by 0–10 % of itself, within
+//     the maximum interval, so a client never polls sooner than asked, and
+//     many clients spread out.
 //   - Conditional polling. The last ETag goes back in If-None-Match; a 304
 //     means "unchanged" and keeps the last status.
 //   - 429 and 503. Their Retry-After is a hard "not before": the poller

@@ -239,6 +239,13 @@ func TestWaitPacing(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkWaits(t, clk.Waits(), tt.want)
+			maxWait := 30 * time.Second
+			if tt.bounds != nil {
+				maxWait = tt.bounds[1]
+			}
+			if w := clk.Waits()[0]; w > maxWait {
+				t.Errorf("waited %v, beyond the maximum %v: jitter too must stay within it", w, maxWait)
+			}
 		})
 	}
 }

@@ -104,7 +104,8 @@ func (c *Client) Wait(ctx context.Context, jobID string, onUpdate func(*Status))
 		default:
 			return nil, a.apiError()
 		}
-		wait = jitter(wait)
+		// Jitter spreads pollers out, within the maximum like every wait.
+		wait = min(jitter(wait), c.maxWait)
 		if deadline, ok := ctx.Deadline(); ok && c.now().Add(wait).After(deadline) {
 			return nil, context.DeadlineExceeded
 		}
