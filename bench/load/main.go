@@ -196,17 +196,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bases := map[string]string{}
 	floorBody := syntheticBody()
 	if slices.Contains(o.targets, "local") {
-		base, stop, err := startLocal(ctx, o.localBin, stderr)
+		base, stop, err := startLocalFor(ctx, o.localBin, hc, pollers, stderr)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		setupCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		err = setupLocal(setupCtx, hc, base, pollers)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("setting up cmd/local: %w", err)
-		}
 		// The floor answers with the body cmd/local gives, for the same size.
 		if floorBody, err = sampleBody(ctx, hc, base, pollers[0]); err != nil {
 			return err
@@ -418,6 +412,22 @@ func serveFloor(ctx context.Context, body string, stdout io.Writer) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutCtx)
+}
+
+// startLocalFor starts cmd/local and sets it up for pollers (see
+// setupLocal); stop ends it.
+func startLocalFor(ctx context.Context, bin string, hc *http.Client, pollers []*poller, stderr io.Writer) (base string, stop func(), err error) {
+	base, stop, err = startLocal(ctx, bin, stderr)
+	if err != nil {
+		return "", nil, err
+	}
+	setupCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := setupLocal(setupCtx, hc, base, pollers); err != nil {
+		stop()
+		return "", nil, fmt.Errorf("setting up cmd/local: %w", err)
+	}
+	return base, stop, nil
 }
 
 // setupLocal gives every poller a token and a job on cmd/local, and waits

@@ -19,17 +19,11 @@ import (
 // own with package client, as a real client would.
 func runWait(ctx context.Context, o options, hc *http.Client, stdout, stderr io.Writer) error {
 	pollers := newPollers(o.c)
-	base, stop, err := startLocal(ctx, o.localBin, stderr)
+	base, stop, err := startLocalFor(ctx, o.localBin, hc, pollers, stderr)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	setupCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	err = setupLocal(setupCtx, hc, base, pollers)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("setting up cmd/local: %w", err)
-	}
 
 	round := o.duration / time.Duration(o.rounds)
 	fmt.Fprintf(stdout, "%d pollers waiting with package client for jobs PENDING %v then PROCESSING %v, in %d rounds of at most %v\n\n",
