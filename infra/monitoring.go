@@ -173,30 +173,32 @@ func addAlarms(stack awscdk.Stack, prefix string, fn awslambda.Function, timeout
 	page := func(a notifier) { paging = append(paging, a) }
 
 	// Any invocation error means no answer from the service at all (API
-	// Gateway then answers 500 itself, and no request line is written):
-	// a crash, a timeout, or a start-up refusal.
-	page(awscloudwatch.NewAlarm(stack, jsii.String("FunctionErrorsAlarm"), &awscloudwatch.AlarmProps{
-		AlarmName:          jsii.String(prefix + "-function-errors"),
-		AlarmDescription:   jsii.String("The function failed invocations (crash, timeout or refused start) in 2 of the last 3 five-minute periods. See infra/README.md, Alarms."),
-		Metric:             fn.MetricErrors(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}),
-		Threshold:          jsii.Number(1),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		EvaluationPeriods:  jsii.Number(3),
-		DatapointsToAlarm:  jsii.Number(2),
-		// No invocations, no errors.
-		TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
-	}))
-	page(awscloudwatch.NewAlarm(stack, jsii.String("FunctionThrottlesAlarm"), &awscloudwatch.AlarmProps{
-		AlarmName:          jsii.String(prefix + "-function-throttles"),
-		AlarmDescription:   jsii.String("Lambda refused to run the function (concurrency exhausted) in 2 of the last 3 five-minute periods. See infra/README.md, Alarms."),
-		Metric:             fn.MetricThrottles(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}),
-		Threshold:          jsii.Number(1),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		EvaluationPeriods:  jsii.Number(3),
-		DatapointsToAlarm:  jsii.Number(2),
-		// No invocation attempts, nothing throttled.
-		TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
-	}))
+	// Gateway then answers 500 itself, and no request line is written): a
+	// crash, a timeout, or a start-up refusal. A throttle means Lambda
+	// refused to run the function (concurrency exhausted). No invocations:
+	// nothing failed, nothing throttled.
+	for _, a := range []struct {
+		id, name, desc string
+		metric         awscloudwatch.Metric
+	}{
+		{"FunctionErrorsAlarm", "-function-errors",
+			"The function failed invocations (crash, timeout or refused start) in 2 of the last 3 five-minute periods. See infra/README.md, Alarms.",
+			fn.MetricErrors(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period})},
+		{"FunctionThrottlesAlarm", "-function-throttles",
+			"Lambda refused to run the function (concurrency exhausted) in 2 of the last 3 five-minute periods. See infra/README.md, Alarms.",
+			fn.MetricThrottles(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period})},
+	} {
+		page(awscloudwatch.NewAlarm(stack, jsii.String(a.id), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String(prefix + a.name),
+			AlarmDescription:   jsii.String(a.desc),
+			Metric:             a.metric,
+			Threshold:          jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(3),
+			DatapointsToAlarm:  jsii.Number(2),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}))
+	}
 
 	share := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 		Expression: jsii.String(fmt.Sprintf("IF(requests >= %d, 100 * FILL(failures, 0) / requests, 0)", fiveXXMinRequests)),
