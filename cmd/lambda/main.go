@@ -43,10 +43,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 		logger.Error("refusing to start: "+err.Error(), "err", err)
 		return err
 	}
+	began := time.Now()
 	authn, mode, err := authenticator(ctx, getenv, logger)
 	if err != nil {
 		return fail(err)
 	}
+	identitySetup := time.Since(began)
 	backends, err := awsenv.Load(ctx, getenv)
 	if err != nil {
 		return fail(err)
@@ -67,7 +69,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 	if err != nil {
 		return fail(err)
 	}
-	logger.Info("starting",
+	attrs := []any{
 		"identity", mode,
 		"jobs_table", backends.Settings.JobsTable,
 		"results_bucket", backends.Settings.ResultsBucket,
@@ -75,7 +77,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 		"rate_limit", fmt.Sprintf("%g/s burst %d", userLimits.Rate, userLimits.Burst),
 		"addr_rate_limit", fmt.Sprintf("%g/s burst %d", addrLimits.Rate, addrLimits.Burst),
 		"tracing", tr.Exports(),
-	)
+	}
+	if mode == "jwt" {
+		// Nearly all of the identity's set-up in this mode is the JWKS
+		// fetch (the verifier takes microseconds); it is part of every cold
+		// start, and the one part another service decides.
+		attrs = append(attrs, "jwks_fetch", identitySetup.Round(time.Microsecond).String())
+	}
+	logger.Info("starting", attrs...)
 	start(newHandler(logger, tr, status.Config{
 		Logger:         logger,
 		Auth:           authn,
