@@ -137,7 +137,7 @@ func TestColdStart(t *testing.T) {
 	for mi, m := range modes {
 		fn, fl := results[mi].fn, results[mi].floor
 		t.Logf("%s: %d cold starts of the function and of the floor, alternating", m.name, runs)
-		t.Logf("  %-13s %-40s %-40s %s", "", "function", "floor", "function ÷ floor")
+		t.Logf("  %-13s %-44s %-44s %s", "", "function", "floor", "function ÷ floor")
 		for _, f := range []struct {
 			name string
 			get  func(coldRun) time.Duration
@@ -151,7 +151,7 @@ func TestColdStart(t *testing.T) {
 			for i := range a {
 				paired[i] = float64(a[i]) / float64(b[i])
 			}
-			t.Logf("  %-13s %-40s %-40s %.2f (median of paired runs %.2f)",
+			t.Logf("  %-13s %-44s %-44s %.2f (median of paired runs %.2f)",
 				f.name, stats(a), stats(b), float64(median(a))/float64(median(b)), medianOf(paired))
 		}
 		if m.jwks {
