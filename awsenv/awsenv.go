@@ -1,24 +1,31 @@
 // Package awsenv builds the service's AWS backends (the DynamoDB job store
-// and the S3 result signer) from the environment the deployment sets. Both
-// cmd/local (-backend aws) and cmd/lambda call Load once at start-up and
-// reuse what it returns for every request.
+// and the S3 result signer) from the environment the deployment sets.
+// cmd/lambda calls Load once at start-up and reuses what it returns for
+// every request; cmd/local (-backend aws) loads the SDK's default
+// configuration itself and calls New.
+//
+// This package does not import the SDK's config loader: whatever a binary
+// links has its packages initialised on every cold start, used or not, and
+// the loader's credential sources (STS, SSO, sign-in) are a large share of
+// that, which a Lambda function never needs.
 package awsenv
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/careervp/vprstatus/dynamo"
 	"github.com/careervp/vprstatus/s3result"
@@ -41,8 +48,8 @@ type Settings struct {
 	ResultsBucket string        // VPR_RESULTS_BUCKET_NAME, required
 	URLTTL        time.Duration // PRESIGNED_URL_TTL: Go duration ("1h") or seconds ("3600"); default 1h, at most 7 days
 	CallTimeout   time.Duration // BACKEND_CALL_TIMEOUT: deadline of each AWS call, retries included; default 2s
-	// Region is AWS_REGION. Empty leaves it to the SDK (shared config
-	// profile); Load fails if that finds none either.
+	// Region is AWS_REGION, which Load requires. cmd/local leaves an
+	// empty one to the SDK's default chain (a shared config profile).
 	Region string
 	// Endpoints from AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3, each
 	// falling back to AWS_ENDPOINT_URL, for local servers. Empty: AWS.
@@ -51,6 +58,12 @@ type Settings struct {
 	// ForcePathStyle is S3_FORCE_PATH_STYLE: path-style S3 URLs, which
 	// local S3 servers need.
 	ForcePathStyle bool
+	// UseFIPS and UseDualStack are the SDK's AWS_USE_FIPS_ENDPOINT and
+	// AWS_USE_DUALSTACK_ENDPOINT: FIPS 140 or IPv6-capable endpoints for
+	// both services. Read here, so that Load honours them as the SDK's
+	// config loader would.
+	UseFIPS      bool
+	UseDualStack bool
 }
 
 // ReadSettings reads and validates Settings through getenv (os.Getenv in
@@ -86,9 +99,18 @@ func ReadSettings(getenv func(string) string) (Settings, error) {
 			return Settings{}, fmt.Errorf("BACKEND_CALL_TIMEOUT: %q is not positive", v)
 		}
 	}
-	if v := getenv("S3_FORCE_PATH_STYLE"); v != "" {
-		if s.ForcePathStyle, err = strconv.ParseBool(v); err != nil {
-			return Settings{}, fmt.Errorf("S3_FORCE_PATH_STYLE: %q is not true or false", v)
+	for _, b := range []struct {
+		dst  *bool
+		name string
+	}{
+		{&s.ForcePathStyle, "S3_FORCE_PATH_STYLE"},
+		{&s.UseFIPS, "AWS_USE_FIPS_ENDPOINT"},
+		{&s.UseDualStack, "AWS_USE_DUALSTACK_ENDPOINT"},
+	} {
+		if v := getenv(b.name); v != "" {
+			if *b.dst, err = strconv.ParseBool(v); err != nil {
+				return Settings{}, fmt.Errorf("%s: %q is not true or false", b.name, v)
+			}
 		}
 	}
 	// The SDK's precedence: the service's own variable, then the general one.
@@ -135,31 +157,61 @@ type Backends struct {
 	S3       *s3.Client
 }
 
-// Load reads Settings through getenv, loads the SDK's configuration and
-// builds the backends.
+// Load reads Settings, the region and the credentials through getenv (in
+// Lambda: os.Getenv) and builds the backends. It reads no file and makes no
+// network call.
 //
-// getenv supplies this service's variables, AWS_REGION and the
-// AWS_ENDPOINT_URL* endpoints (applied explicitly, so a test's getenv is
-// honoured). Credentials come from the SDK's default chain, which reads the
-// process environment itself (in Lambda: the role's AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
-func Load(ctx context.Context, getenv func(string) string) (*Backends, error) {
+// The credentials are the ones AWS Lambda gives a function's role in its
+// environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+// AWS_SESSION_TOKEN (and AWS_ACCOUNT_ID, if set), which is where the SDK's
+// default chain finds them in Lambda too; Load refuses to start without
+// them. The chain's other sources (shared config and credentials files,
+// profiles, SSO, web identity, container and instance credentials) are for
+// development machines: cmd/local's.
+func Load(getenv func(string) string) (*Backends, error) {
 	s, err := ReadSettings(getenv)
 	if err != nil {
 		return nil, err
 	}
-	var opts []func(*config.LoadOptions) error
-	if s.Region != "" {
-		opts = append(opts, config.WithRegion(s.Region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("aws config: %w", err)
-	}
-	if cfg.Region == "" {
+	if s.Region == "" {
 		return nil, errors.New("AWS_REGION is required")
 	}
-	return New(cfg, s), nil
+	creds, err := envCredentials(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return New(aws.Config{
+		Region:      s.Region,
+		Credentials: creds,
+		// What config.LoadDefaultConfig sets when nothing configures them,
+		// so that the clients behave as they did when loaded that way (the
+		// tests compare the two).
+		Logger:                     logging.NewStandardLogger(os.Stderr),
+		DefaultsMode:               aws.DefaultsModeLegacy,
+		AccountIDEndpointMode:      aws.AccountIDEndpointModePreferred,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
+	}, s), nil
+}
+
+// envCredentials returns the credentials in the environment, cached as the
+// SDK's default chain caches its own (and as s3result expects of a
+// configuration's credentials).
+func envCredentials(getenv func(string) string) (aws.CredentialsProvider, error) {
+	creds := aws.Credentials{
+		AccessKeyID:     getenv("AWS_ACCESS_KEY_ID"),
+		SecretAccessKey: getenv("AWS_SECRET_ACCESS_KEY"),
+		SessionToken:    getenv("AWS_SESSION_TOKEN"),
+		AccountID:       getenv("AWS_ACCOUNT_ID"),
+		Source:          "EnvConfigCredentials", // the default chain's name for them
+	}
+	if !creds.HasKeys() {
+		return nil, errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required (in Lambda, the function role's credentials)")
+	}
+	return aws.NewCredentialsCache(credentials.StaticCredentialsProvider{
+		Value:  creds,
+		Source: []aws.CredentialSource{aws.CredentialSourceEnvVars},
+	}), nil
 }
 
 // New builds the backends from an SDK configuration (credentials, region)
@@ -195,12 +247,14 @@ func New(cfg aws.Config, s Settings) *Backends {
 		if s.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(s.DynamoDBEndpoint)
 		}
+		endpointOptions(s, &o.EndpointOptions.UseFIPSEndpoint, &o.EndpointOptions.UseDualStackEndpoint)
 	})
 	objects := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.UsePathStyle = s.ForcePathStyle
 		if s.S3Endpoint != "" {
 			o.BaseEndpoint = aws.String(s.S3Endpoint)
 		}
+		endpointOptions(s, &o.EndpointOptions.UseFIPSEndpoint, &o.EndpointOptions.UseDualStackEndpoint)
 	})
 	return &Backends{
 		Jobs:     dynamo.New(db, s.JobsTable, dynamo.WithCallTimeout(s.CallTimeout)),
@@ -208,5 +262,16 @@ func New(cfg aws.Config, s Settings) *Backends {
 		Settings: s,
 		DynamoDB: db,
 		S3:       objects,
+	}
+}
+
+// endpointOptions turns FIPS and dual-stack endpoints on where s asks for
+// them, and otherwise leaves what the configuration's sources said.
+func endpointOptions(s Settings, fips *aws.FIPSEndpointState, dualStack *aws.DualStackEndpointState) {
+	if s.UseFIPS {
+		*fips = aws.FIPSEndpointStateEnabled
+	}
+	if s.UseDualStack {
+		*dualStack = aws.DualStackEndpointStateEnabled
 	}
 }

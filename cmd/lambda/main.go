@@ -49,7 +49,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 		return fail(err)
 	}
 	identitySetup := time.Since(began)
-	backends, err := awsenv.Load(ctx, getenv)
+	backends, err := awsenv.Load(getenv)
 	if err != nil {
 		return fail(err)
 	}

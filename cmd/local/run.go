@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/careervp/vprstatus/auth"
-	"github.com/careervp/vprstatus/awsenv"
 	"github.com/careervp/vprstatus/fakes"
 	"github.com/careervp/vprstatus/ratelimit"
 	"github.com/careervp/vprstatus/status"
@@ -159,7 +158,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	dev := &devAPI{logger: logger, minter: minter, anyHost: o.allowRemote}
 	switch o.backend {
 	case "aws":
-		backends, err := awsenv.Load(ctx, getenv)
+		backends, err := loadAWS(ctx, getenv)
 		if err != nil {
 			return err
 		}
