@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -433,6 +434,18 @@ func lambdaEnv(extra map[string]string) map[string]string {
 	return env
 }
 
+// jwksServer serves an issuer's key set until tb ends.
+func jwksServer(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	iss, err := fakes.NewIssuer(testIssuer, testAudience)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(iss.JWKSHandler())
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
 // TestRefusesToStartWithoutCredentials: the function reads its role's
 // credentials from the environment Lambda sets, and nothing else.
 func TestRefusesToStartWithoutCredentials(t *testing.T) {
@@ -447,9 +460,7 @@ func TestRefusesToStartWithoutCredentials(t *testing.T) {
 // TestStartupLine: run starts with no network call in gateway mode, and
 // with the JWKS fetch timed in JWT mode.
 func TestStartupLine(t *testing.T) {
-	f := newLambdaFixture(t)
-	jwks := httptest.NewServer(f.iss.JWKSHandler())
-	defer jwks.Close()
+	jwks := jwksServer(t)
 	for _, c := range []struct {
 		mode string
 		env  map[string]string
@@ -478,6 +489,38 @@ func TestStartupLine(t *testing.T) {
 			}
 			if d, err := time.ParseDuration(fetch); ok && (err != nil || d <= 0) {
 				t.Errorf("jwks_fetch %q is not a duration", fetch)
+			}
+		})
+	}
+}
+
+// BenchmarkRun is run's own share of a cold start, everything it builds
+// before handing the handler to Lambda, for profiling:
+//
+//	go test -run '^$' -bench BenchmarkRun -cpuprofile cpu.out ./cmd/lambda/
+//	go tool pprof -top cpu.out
+//
+// A loop measures run warm: what only the first call in a process pays
+// (package initialisation, first uses of caches) is GODEBUG=inittrace=1's
+// and TestColdStart's to report.
+func BenchmarkRun(b *testing.B) {
+	jwks := jwksServer(b)
+	for _, c := range []struct {
+		mode string
+		env  map[string]string
+	}{
+		{"gateway", lambdaEnv(nil)},
+		{"jwt", lambdaEnv(map[string]string{"AUTH_TRUST_GATEWAY": "", "JWT_ISSUER": testIssuer, "JWT_AUDIENCE": testAudience, "JWKS_URL": jwks.URL})},
+	} {
+		b.Run(c.mode, func(b *testing.B) {
+			b.ReportAllocs()
+			getenv := func(k string) string { return c.env[k] }
+			for b.Loop() {
+				ctx, cancel := context.WithCancel(context.Background())
+				if err := run(ctx, getenv, io.Discard, func(lambda.Handler) {}); err != nil {
+					b.Fatal(err)
+				}
+				cancel() // stops the JWKS refresher
 			}
 		})
 	}
