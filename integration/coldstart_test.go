@@ -169,7 +169,7 @@ func TestColdStart(t *testing.T) {
 func buildFloor(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", bin, "./testdata/floor")
+	cmd := exec.Command("go", "build", "-tags", buildTags, "-trimpath", "-o", bin, "./testdata/floor")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cmd, err, out)
@@ -402,7 +402,7 @@ func reportSize(t *testing.T) {
 		{floor, "-s -w", "./testdata/floor"},
 		{symbols, "", "../cmd/lambda"},
 	} {
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags="+b.ldflags, "-o", b.out, b.pkg)
+		cmd := exec.Command("go", "build", "-tags", buildTags, "-trimpath", "-ldflags="+b.ldflags, "-o", b.out, b.pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", cmd, err, out)
@@ -434,7 +434,7 @@ func reportSize(t *testing.T) {
 	t.Logf("linux/arm64 bootstrap: %s", mib(size(bin)))
 	t.Logf("bootstrap.zip:         %s", mib(size(zipped)))
 	t.Logf("the floor, built so:   %s", mib(size(floor)))
-	t.Logf("built with: CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o dist/bootstrap ./cmd/lambda")
+	t.Logf("built with: CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags='-s -w' -o dist/bootstrap ./cmd/lambda")
 	t.Logf("zipped with: %s", how)
 	reportContributors(t, symbols)
 }
@@ -446,7 +446,7 @@ func reportSize(t *testing.T) {
 // are counted apart.
 func reportContributors(t *testing.T, bin string) {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "-f", "{{.ImportPath}} {{with .Module}}{{.Path}}{{end}}", "../cmd/lambda")
+	cmd := exec.Command("go", "list", "-tags", buildTags, "-deps", "-f", "{{.ImportPath}} {{with .Module}}{{.Path}}{{end}}", "../cmd/lambda")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
 	out, err := cmd.Output()
 	if err != nil {

@@ -25,6 +25,11 @@ import (
 // Lambda Runtime Interface Emulator, which .ci/peers.sh installs into
 // $VPR_PEERS_DIR/bin. These are the helpers that build, start and invoke it.
 
+// buildTags are the deployable artifact's (see cmd/lambda): lambda.norpc
+// drops aws-lambda-go's RPC mode, grpcnotrace gRPC's request tracing, which
+// links html/template.
+const buildTags = "lambda.norpc,grpcnotrace"
+
 // lambdaBuild is the bootstrap, built once per test binary, and the emulator.
 var lambdaBuild struct {
 	once      sync.Once
@@ -54,7 +59,7 @@ func needLambda(t *testing.T) (rie, bootstrap string) {
 		lb.bootstrap = filepath.Join(dir, "bootstrap")
 		// As deployed (see cmd/lambda), but for the host. go test puts its own
 		// go first in PATH.
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", lb.bootstrap, "../cmd/lambda")
+		cmd := exec.Command("go", "build", "-tags", buildTags, "-trimpath", "-o", lb.bootstrap, "../cmd/lambda")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			lb.err = fmt.Errorf("go build ../cmd/lambda: %v\n%s", err, out)

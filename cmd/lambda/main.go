@@ -3,7 +3,15 @@
 //
 // Build the deployable artifact for provided.al2023 on arm64:
 //
-//	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o dist/bootstrap ./cmd/lambda
+//	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags='-s -w' -o dist/bootstrap ./cmd/lambda
+//
+// lambda.norpc drops aws-lambda-go's RPC mode (the go1.x runtime's).
+// grpcnotrace drops gRPC's request tracing (golang.org/x/net/trace), which
+// the OTLP exporter would otherwise link, and html/template with it:
+// text/template's reflective method calls stop the linker from dropping
+// unused methods, which costs about 9 MB of binary and some of every cold
+// start. TestLeanDependencies holds the build to that, and to leaving out
+// the other packages that only cost a cold start.
 package main
 
 import (
