@@ -39,10 +39,17 @@ import (
 // The floor (testdata/floor) is algnhsa with a ServeMux answering a fixed
 // body, built for the host with the function's flags. VPR_COLDSTART_RUNS
 // sets the number of cold starts of each, per identity mode (default 15).
-// Function and floor alternate, each run starting a fresh emulator and
+// Function and floor take turns, each run starting a fresh emulator and
 // bootstrap, which is invoked until the first answer (the function's: a 202
 // for a pending job read from dynalite), so that both see the same noise on
-// a shared machine. Reported per mode, as median, min and max:
+// a shared machine. VPR_COLDSTART_BASELINE names another host build of the
+// function to take turns with them, to compare a change with its parent:
+//
+//	git worktree add /tmp/parent HEAD~1
+//	(cd /tmp/parent && CGO_ENABLED=0 go build -tags lambda.norpc,grpcnotrace -trimpath -o /tmp/parent.bootstrap ./cmd/lambda)
+//	VPR_COLDSTART=1 VPR_COLDSTART_BASELINE=/tmp/parent.bootstrap go test -count=1 -run TestColdStart -v ./integration/
+//
+// Reported per mode, as median, min and max:
 //
 //   - init: the bootstrap's init as the emulator reports it ("INIT REPORT
 //     durationMs": from exec to the runtime's first /next), which is when
@@ -50,8 +57,8 @@ import (
 //     first invocation;
 //   - first answer: from starting the emulator's process to the first answer;
 //   - first invoke: the first invocation's round trip, init included;
-//   - the function's figure over the floor's, as a ratio of the medians and
-//     as the median of the paired runs' ratios;
+//   - each figure over the floor's, as a ratio of the medians and as the
+//     median of the ratios of runs taken together;
 //   - in JWT mode, the JWKS fetch within init, as the function's start-up
 //     line reports it.
 //
@@ -116,28 +123,32 @@ func TestColdStart(t *testing.T) {
 		{"jwt (JWKS fetched at start)", with(map[string]string{"JWT_ISSUER": iss.Issuer, "JWT_AUDIENCE": iss.Audience}),
 			event{Kind: "apigw-v2", Path: path, Headers: map[string]string{"authorization": "Bearer " + tok}}, true},
 	}
-	type series struct{ fn, floor []coldRun }
-	results := make([]series, len(modes))
+	// The binaries timed, the floor first; with VPR_COLDSTART_BASELINE,
+	// another build of the function (the parent commit's, say) too.
+	bins := []struct{ name, path string }{{"floor", floor}, {"function", bootstrap}}
+	if p := os.Getenv("VPR_COLDSTART_BASELINE"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("VPR_COLDSTART_BASELINE: %v", err)
+		}
+		bins = append(bins, struct{ name, path string }{"baseline", p})
+	}
+	results := make([][][]coldRun, len(modes)) // [mode][binary][run]
+	for mi := range modes {
+		results[mi] = make([][]coldRun, len(bins))
+	}
 	for i := range runs {
 		for mi, m := range modes {
 			payload := m.event.render(t)
-			fn := func() { results[mi].fn = append(results[mi].fn, coldStart(t, rie, bootstrap, m.environ, payload)) }
-			fl := func() { results[mi].floor = append(results[mi].floor, coldStart(t, rie, floor, m.environ, payload)) }
-			// Alternate which goes first, so that neither is always the one
-			// starting on a machine just woken (or just busied) by the other.
-			if i%2 == 0 {
-				fn()
-				fl()
-			} else {
-				fl()
-				fn()
+			// Rotate which goes first, so that none is always the one
+			// starting on a machine just woken (or just busied) by another.
+			for k := range bins {
+				bi := (i + k) % len(bins)
+				results[mi][bi] = append(results[mi][bi], coldStart(t, rie, bins[bi].path, m.environ, payload))
 			}
 		}
 	}
 	for mi, m := range modes {
-		fn, fl := results[mi].fn, results[mi].floor
-		t.Logf("%s: %d cold starts of the function and of the floor, alternating", m.name, runs)
-		t.Logf("  %-13s %-44s %-44s %s", "", "function", "floor", "function ÷ floor")
+		t.Logf("%s: %d cold starts of each, interleaved", m.name, runs)
 		for _, f := range []struct {
 			name string
 			get  func(coldRun) time.Duration
@@ -146,17 +157,23 @@ func TestColdStart(t *testing.T) {
 			{"first answer", func(r coldRun) time.Duration { return r.first }},
 			{"first invoke", func(r coldRun) time.Duration { return r.invoke }},
 		} {
-			a, b := collect(fn, f.get), collect(fl, f.get)
-			paired := make([]float64, len(a))
-			for i := range a {
-				paired[i] = float64(a[i]) / float64(b[i])
+			fl := collect(results[mi][0], f.get)
+			for bi, b := range bins {
+				ds := collect(results[mi][bi], f.get)
+				line := fmt.Sprintf("  %-13s %-9s %-44s", f.name, b.name, stats(ds))
+				if bi > 0 {
+					paired := make([]float64, len(ds))
+					for i := range ds {
+						paired[i] = float64(ds[i]) / float64(fl[i])
+					}
+					line += fmt.Sprintf(" ÷ floor %.2f (median of paired runs %.2f)", float64(median(ds))/float64(median(fl)), medianOf(paired))
+				}
+				t.Log(line)
 			}
-			t.Logf("  %-13s %-44s %-44s %.2f (median of paired runs %.2f)",
-				f.name, stats(a), stats(b), float64(median(a))/float64(median(b)), medianOf(paired))
 		}
 		if m.jwks {
-			jwks := collect(fn, func(r coldRun) time.Duration { return r.jwks })
-			t.Logf("  %-13s %s (within the function's init)", "jwks fetch", stats(jwks))
+			jwks := collect(results[mi][1], func(r coldRun) time.Duration { return r.jwks })
+			t.Logf("  %-13s %-9s %s (within its init)", "jwks fetch", "function", stats(jwks))
 		}
 	}
 
