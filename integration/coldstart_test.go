@@ -177,7 +177,7 @@ func TestColdStart(t *testing.T) {
 		}
 	}
 
-	reportPackageInit(t, bootstrap, floor, runs)
+	reportPackageInit(t, bins, runs)
 	reportSize(t)
 }
 
@@ -274,44 +274,45 @@ func coldStart(t *testing.T, rie, bootstrap string, environ map[string]string, p
 	return r
 }
 
-// reportPackageInit runs the function's and the floor's bootstrap n times
-// each, alternating, with GODEBUG=inittrace=1, and reports the time and
-// allocations of their package initialisation (everything before main), and
-// the function's largest shares. Run outside Lambda, both stop in main.
-func reportPackageInit(t *testing.T, bootstrap, floor string, n int) {
+// reportPackageInit runs each of bins (the floor first) n times, taking
+// turns, with GODEBUG=inittrace=1, and reports the time and allocations of
+// their package initialisation (everything before main), and the largest
+// shares of all but the floor. Run outside Lambda, each stops in main.
+func reportPackageInit(t *testing.T, bins []struct{ name, path string }, n int) {
 	t.Helper()
-	var fn, fl []initTrace
-	for range n {
-		fn = append(fn, traceInit(t, bootstrap))
-		fl = append(fl, traceInit(t, floor))
-	}
-	total := func(ts []initTrace) ([]time.Duration, int) {
-		var ds []time.Duration
-		for _, tr := range ts {
-			ds = append(ds, tr.total())
+	traces := make([][]initTrace, len(bins))
+	for i := range n {
+		for k := range bins {
+			bi := (i + k) % len(bins)
+			traces[bi] = append(traces[bi], traceInit(t, bins[bi].path))
 		}
-		return ds, ts[0].allocs()
 	}
-	a, aAllocs := total(fn)
-	b, bAllocs := total(fl)
-	t.Logf("package init (GODEBUG=inittrace=1), %d runs of each, alternating:", n)
-	t.Logf("  function  %-40s %6d allocs  %3d packages", stats(a), aAllocs, len(fn[0]))
-	t.Logf("  floor     %-40s %6d allocs  %3d packages", stats(b), bAllocs, len(fl[0]))
-	t.Logf("  function ÷ floor: %.2f", float64(median(a))/float64(median(b)))
-	type share struct {
-		pkg    string
-		clock  time.Duration
-		allocs int
+	t.Logf("package init (GODEBUG=inittrace=1), %d runs of each, interleaved:", n)
+	fl := collect(traces[0], initTrace.total)
+	for bi, b := range bins {
+		ds := collect(traces[bi], initTrace.total)
+		line := fmt.Sprintf("  %-9s %-44s %6d allocs  %3d packages", b.name, stats(ds), traces[bi][0].allocs(), len(traces[bi][0]))
+		if bi > 0 {
+			line += fmt.Sprintf("  ÷ floor %.2f", float64(median(ds))/float64(median(fl)))
+		}
+		t.Log(line)
 	}
-	var shares []share
-	for _, p := range fn[0] {
-		ds := collect(fn, func(tr initTrace) time.Duration { return tr.clock(p.pkg) })
-		shares = append(shares, share{p.pkg, median(ds), p.allocs})
-	}
-	slices.SortFunc(shares, func(x, y share) int { return cmp.Compare(y.clock, x.clock) })
-	t.Logf("  the function's largest shares (median ms, allocs):")
-	for _, s := range shares[:min(12, len(shares))] {
-		t.Logf("    %7.3f  %6d  %s", float64(s.clock)/float64(time.Millisecond), s.allocs, s.pkg)
+	for bi, b := range bins[1:] {
+		type share struct {
+			pkg    string
+			clock  time.Duration
+			allocs int
+		}
+		var shares []share
+		for _, p := range traces[bi+1][0] {
+			ds := collect(traces[bi+1], func(tr initTrace) time.Duration { return tr.clock(p.pkg) })
+			shares = append(shares, share{p.pkg, median(ds), p.allocs})
+		}
+		slices.SortFunc(shares, func(x, y share) int { return cmp.Compare(y.clock, x.clock) })
+		t.Logf("  the %s's largest shares (median ms, allocs):", b.name)
+		for _, s := range shares[:min(12, len(shares))] {
+			t.Logf("    %7.3f  %6d  %s", float64(s.clock)/float64(time.Millisecond), s.allocs, s.pkg)
+		}
 	}
 }
 
