@@ -95,6 +95,7 @@ func emulatorCmd(rie, bootstrap, dir string, port, apiPort int, environ map[stri
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dir,
+		"TZ=:UTC", // as Lambda sets it: the first time formatted reads no zone file
 		"AWS_CONFIG_FILE=" + filepath.Join(dir, "aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "aws-credentials"),
 	}
