@@ -194,9 +194,8 @@ func Load(getenv func(string) string) (*Backends, error) {
 	}, s), nil
 }
 
-// envCredentials returns the credentials in the environment, cached as the
-// SDK's default chain caches its own (and as s3result expects of a
-// configuration's credentials).
+// envCredentials returns the credentials in the environment, in a cache as
+// the SDK's default chain returns its own (s3result reads them per request).
 func envCredentials(getenv func(string) string) (aws.CredentialsProvider, error) {
 	creds := aws.Credentials{
 		AccessKeyID:     getenv("AWS_ACCESS_KEY_ID"),
