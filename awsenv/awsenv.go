@@ -100,12 +100,12 @@ func ReadSettings(getenv func(string) string) (Settings, error) {
 		}
 	}
 	for _, b := range []struct {
-		dst  *bool
 		name string
+		dst  *bool
 	}{
-		{&s.ForcePathStyle, "S3_FORCE_PATH_STYLE"},
-		{&s.UseFIPS, "AWS_USE_FIPS_ENDPOINT"},
-		{&s.UseDualStack, "AWS_USE_DUALSTACK_ENDPOINT"},
+		{"S3_FORCE_PATH_STYLE", &s.ForcePathStyle},
+		{"AWS_USE_FIPS_ENDPOINT", &s.UseFIPS},
+		{"AWS_USE_DUALSTACK_ENDPOINT", &s.UseDualStack},
 	} {
 		if v := getenv(b.name); v != "" {
 			if *b.dst, err = strconv.ParseBool(v); err != nil {
