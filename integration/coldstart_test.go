@@ -62,8 +62,9 @@ import (
 //   - in JWT mode, the JWKS fetch within init, as the function's start-up
 //     line reports it.
 //
-// Then the package initialisation of both (GODEBUG=inittrace=1, as many runs
-// as above, alternating), with the function's largest shares.
+// Then the package initialisation of each (GODEBUG=inittrace=1, as many runs
+// as above, taking turns), with the largest shares of all but the floor, and
+// the artifact's size and largest contributors.
 func TestColdStart(t *testing.T) {
 	if os.Getenv("VPR_COLDSTART") != "1" {
 		t.Skip("measures cold starts only when asked: VPR_COLDSTART=1 go test -count=1 -run TestColdStart -v ./integration/")
