@@ -1,15 +1,21 @@
 // Package awsenv builds the service's AWS backends (the DynamoDB job store
-// and the S3 result signer) from the environment the deployment sets. Both
-// cmd/local (-backend aws) and cmd/lambda call Load once at start-up and
-// reuse what it returns for every request.
+// and the S3 result signer) from the environment the deployment sets.
+// cmd/lambda calls Load once at start-up and reuses what it returns for
+// every request; cmd/local (-backend aws) loads the SDK's default
+// configuration itself and calls New.
+//
+// This package does not import the SDK's config loader: whatever a binary
+// links has its packages initialised on every cold start, used or not, and
+// the loader's credential sources (STS, SSO, sign-in) are a large share of
+// that, which a Lambda function never needs.
 package awsenv
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -17,9 +23,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/careervp/vprstatus/awsfault"
 	"github.com/careervp/vprstatus/dynamo"
@@ -36,8 +43,8 @@ type Settings struct {
 	ResultsBucket string        // VPR_RESULTS_BUCKET_NAME, required
 	URLTTL        time.Duration // PRESIGNED_URL_TTL: Go duration ("1h") or seconds ("3600"); default 1h, at most 7 days
 	CallTimeout   time.Duration // BACKEND_CALL_TIMEOUT: deadline of each AWS call, retries included; default 2s
-	// Region is AWS_REGION. Empty leaves it to the SDK (shared config
-	// profile); Load fails if that finds none either.
+	// Region is AWS_REGION, which Load requires. cmd/local leaves an
+	// empty one to the SDK's default chain (a shared config profile).
 	Region string
 	// Endpoints from AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3, each
 	// falling back to AWS_ENDPOINT_URL, for local servers. Empty: AWS.
@@ -50,6 +57,12 @@ type Settings struct {
 	// as a missing result (410), for a role without s3:ListBucket. Default
 	// false: a 403 is a 500 whose cause is logged (see s3result).
 	ForbiddenMeansGone bool
+	// UseFIPS and UseDualStack are the SDK's AWS_USE_FIPS_ENDPOINT and
+	// AWS_USE_DUALSTACK_ENDPOINT: FIPS 140 or IPv6-capable endpoints for
+	// both services. Read here, so that Load honours them as the SDK's
+	// config loader would.
+	UseFIPS      bool
+	UseDualStack bool
 }
 
 // ReadSettings reads and validates Settings through getenv (os.Getenv in
@@ -99,6 +112,8 @@ func ReadSettings(getenv func(string) string) (Settings, error) {
 	}{
 		{"S3_FORCE_PATH_STYLE", &s.ForcePathStyle},
 		{"S3_FORBIDDEN_MEANS_GONE", &s.ForbiddenMeansGone},
+		{"AWS_USE_FIPS_ENDPOINT", &s.UseFIPS},
+		{"AWS_USE_DUALSTACK_ENDPOINT", &s.UseDualStack},
 	} {
 		if v := getenv(b.name); v != "" {
 			var err error
@@ -156,31 +171,59 @@ type Backends struct {
 	S3       *s3.Client
 }
 
-// Load reads Settings through getenv, loads the SDK's configuration and
-// builds the backends.
+// Load reads Settings, the region and the credentials through getenv (in
+// Lambda: os.Getenv) and builds the backends. It reads no file and makes no
+// network call.
 //
-// getenv supplies this service's variables, AWS_REGION and the
-// AWS_ENDPOINT_URL* endpoints (applied explicitly, so a test's getenv is
-// honoured). Credentials come from the SDK's default chain, which reads the
-// process environment itself (in Lambda: the role's AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
-func Load(ctx context.Context, getenv func(string) string) (*Backends, error) {
-	s, err := ReadSettings(getenv)
-	if err != nil {
+// The credentials are the ones AWS Lambda gives a function's role in its
+// environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+// AWS_SESSION_TOKEN (and AWS_ACCOUNT_ID, if set), which is where the SDK's
+// default chain finds them in Lambda too; Load refuses to start without
+// them. The chain's other sources (shared config and credentials files,
+// profiles, SSO, web identity, container and instance credentials) are for
+// development machines: cmd/local's.
+func Load(getenv func(string) string) (*Backends, error) {
+	// Every fault at once: the settings', the region's, the credentials'.
+	s, settingsErr := ReadSettings(getenv)
+	var regionErr error
+	if getenv("AWS_REGION") == "" {
+		regionErr = errors.New("AWS_REGION is required")
+	}
+	creds, credsErr := envCredentials(getenv)
+	if err := errors.Join(settingsErr, regionErr, credsErr); err != nil {
 		return nil, err
 	}
-	var opts []func(*config.LoadOptions) error
-	if s.Region != "" {
-		opts = append(opts, config.WithRegion(s.Region))
+	return New(aws.Config{
+		Region:      s.Region,
+		Credentials: creds,
+		// What config.LoadDefaultConfig sets when nothing configures them,
+		// so that the clients behave as they did when loaded that way (the
+		// tests compare the two).
+		Logger:                     logging.NewStandardLogger(os.Stderr),
+		DefaultsMode:               aws.DefaultsModeLegacy,
+		AccountIDEndpointMode:      aws.AccountIDEndpointModePreferred,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
+	}, s), nil
+}
+
+// envCredentials returns the credentials in the environment, in a cache as
+// the SDK's default chain returns its own (s3result reads them per request).
+func envCredentials(getenv func(string) string) (aws.CredentialsProvider, error) {
+	creds := aws.Credentials{
+		AccessKeyID:     getenv("AWS_ACCESS_KEY_ID"),
+		SecretAccessKey: getenv("AWS_SECRET_ACCESS_KEY"),
+		SessionToken:    getenv("AWS_SESSION_TOKEN"),
+		AccountID:       getenv("AWS_ACCOUNT_ID"),
+		Source:          "EnvConfigCredentials", // the default chain's name for them
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("aws config: %w", err)
+	if !creds.HasKeys() {
+		return nil, errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required (in Lambda, the function role's credentials)")
 	}
-	if cfg.Region == "" {
-		return nil, errors.New("AWS_REGION is required")
-	}
-	return New(cfg, s), nil
+	return aws.NewCredentialsCache(credentials.StaticCredentialsProvider{
+		Value:  creds,
+		Source: []aws.CredentialSource{aws.CredentialSourceEnvVars},
+	}), nil
 }
 
 // New builds the backends from an SDK configuration (credentials, region)
@@ -216,12 +259,14 @@ func New(cfg aws.Config, s Settings) *Backends {
 		if s.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(s.DynamoDBEndpoint)
 		}
+		endpointOptions(s, &o.EndpointOptions.UseFIPSEndpoint, &o.EndpointOptions.UseDualStackEndpoint)
 	})
 	objects := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.UsePathStyle = s.ForcePathStyle
 		if s.S3Endpoint != "" {
 			o.BaseEndpoint = aws.String(s.S3Endpoint)
 		}
+		endpointOptions(s, &o.EndpointOptions.UseFIPSEndpoint, &o.EndpointOptions.UseDualStackEndpoint)
 	})
 	return &Backends{
 		Jobs: dynamo.New(db, s.JobsTable, dynamo.WithCallTimeout(s.CallTimeout)),
@@ -230,5 +275,16 @@ func New(cfg aws.Config, s Settings) *Backends {
 		Settings: s,
 		DynamoDB: db,
 		S3:       objects,
+	}
+}
+
+// endpointOptions turns FIPS and dual-stack endpoints on where s asks for
+// them, and otherwise leaves what the configuration's sources said.
+func endpointOptions(s Settings, fips *aws.FIPSEndpointState, dualStack *aws.DualStackEndpointState) {
+	if s.UseFIPS {
+		*fips = aws.FIPSEndpointStateEnabled
+	}
+	if s.UseDualStack {
+		*dualStack = aws.DualStackEndpointStateEnabled
 	}
 }

@@ -3,13 +3,14 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -74,7 +75,9 @@ func New(client GetItemAPI, table string, opts ...Option) *JobStore {
 	return s
 }
 
-// record is a job item as the worker writes it.
+// record is a job item as the worker writes it. The tags say how
+// attributevalue.UnmarshalMap would read it, which decodeItem does by hand
+// (the tests hold the two to the same result).
 type record struct {
 	UserID      string  `dynamodbav:"user_id"`
 	Status      string  `dynamodbav:"status"`
@@ -111,8 +114,8 @@ func (s *JobStore) Job(ctx context.Context, id string) (*status.Job, error) {
 	if len(out.Item) == 0 {
 		return nil, fmt.Errorf("job %s: %w", id, status.ErrNotFound)
 	}
-	var rec record
-	if err := attributevalue.UnmarshalMap(out.Item, &rec); err != nil {
+	rec, err := decodeItem(out.Item)
+	if err != nil {
 		return nil, fmt.Errorf("%w: job %s: %w", status.ErrBadRecord, id, err)
 	}
 	switch {
@@ -161,4 +164,116 @@ func expiry(ttl float64) time.Time {
 	}
 	sec, frac := math.Modf(ttl)
 	return time.Unix(int64(sec), int64(frac*1e9))
+}
+
+// decodeItem reads a job item into a record exactly as
+// attributevalue.UnmarshalMap(item, &rec) does, for this one shape: names
+// match the tags, else case-insensitively; NULL leaves the zero value; a
+// string field takes S or N; numbers parse as strconv does; any other type
+// is an error; unknown attributes are ignored. Writing it out keeps
+// attributevalue out of the binary, and with it the package initialisation
+// of DynamoDB Streams' types (a share of every cold start).
+func decodeItem(item map[string]types.AttributeValue) (record, error) {
+	var rec record
+	for name, av := range item {
+		var err error
+		switch {
+		case strings.EqualFold(name, "user_id"):
+			err = decodeString(av, &rec.UserID)
+		case strings.EqualFold(name, "status"):
+			err = decodeString(av, &rec.Status)
+		case strings.EqualFold(name, "created_at"):
+			err = decodeString(av, &rec.CreatedAt)
+		case strings.EqualFold(name, "started_at"):
+			err = decodeString(av, &rec.StartedAt)
+		case strings.EqualFold(name, "completed_at"):
+			err = decodeString(av, &rec.CompletedAt)
+		case strings.EqualFold(name, "result_key"):
+			err = decodeString(av, &rec.ResultKey)
+		case strings.EqualFold(name, "token_usage"):
+			err = decodeUsage(av, &rec.TokenUsage)
+		case strings.EqualFold(name, "error"):
+			err = decodeString(av, &rec.Error)
+		case strings.EqualFold(name, "ttl"):
+			var n string
+			if n, err = number(av); err == nil {
+				rec.TTL, err = strconv.ParseFloat(n, 64)
+			}
+		}
+		if err != nil {
+			return record{}, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return rec, nil
+}
+
+// errType is what a value of another type than the field's gets.
+var errType = errors.New("unexpected attribute type")
+
+func isNull(av types.AttributeValue) bool {
+	_, null := av.(*types.AttributeValueMemberNULL)
+	return av == nil || null
+}
+
+// decodeString reads S, or N as its text, into dst; NULL makes it "".
+func decodeString(av types.AttributeValue, dst *string) error {
+	switch v := av.(type) {
+	case *types.AttributeValueMemberS:
+		*dst = v.Value
+	case *types.AttributeValueMemberN:
+		*dst = v.Value
+	default:
+		if !isNull(av) {
+			return fmt.Errorf("%w %T", errType, av)
+		}
+		*dst = ""
+	}
+	return nil
+}
+
+// number returns the text of N, and "0" for NULL (every number field's
+// zero value).
+func number(av types.AttributeValue) (string, error) {
+	if v, ok := av.(*types.AttributeValueMemberN); ok {
+		return v.Value, nil
+	}
+	if !isNull(av) {
+		return "", fmt.Errorf("%w %T", errType, av)
+	}
+	return "0", nil
+}
+
+// decodeUsage reads a token_usage map; NULL makes it nil.
+func decodeUsage(av types.AttributeValue, dst **usage) error {
+	m, ok := av.(*types.AttributeValueMemberM)
+	if !ok {
+		if !isNull(av) {
+			return fmt.Errorf("%w %T", errType, av)
+		}
+		*dst = nil
+		return nil
+	}
+	if *dst == nil {
+		*dst = new(usage)
+	}
+	u := *dst
+	for name, av := range m.Value {
+		var dst *int64
+		switch {
+		case strings.EqualFold(name, "input_tokens"):
+			dst = &u.InputTokens
+		case strings.EqualFold(name, "output_tokens"):
+			dst = &u.OutputTokens
+		default:
+			continue
+		}
+		n, err := number(av)
+		if err == nil {
+			*dst, err = strconv.ParseInt(n, 10, 64)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
 }

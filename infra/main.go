@@ -36,7 +36,7 @@ const (
 )
 
 // buildCommand makes the asset; run from the repository root.
-const buildCommand = "CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o dist/bootstrap ./cmd/lambda"
+const buildCommand = "CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags='-s -w' -o dist/bootstrap ./cmd/lambda"
 
 var envNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,19}$`)
 

@@ -26,6 +26,11 @@ import (
 // Lambda Runtime Interface Emulator, which .ci/peers.sh installs into
 // $VPR_PEERS_DIR/bin. These are the helpers that build, start and invoke it.
 
+// buildTags are the deployable artifact's (see cmd/lambda): lambda.norpc
+// drops aws-lambda-go's RPC mode, grpcnotrace gRPC's request tracing, which
+// links html/template.
+const buildTags = "lambda.norpc,grpcnotrace"
+
 // lambdaBuild is the bootstrap, built once per test binary, and the emulator.
 var lambdaBuild struct {
 	once      sync.Once
@@ -55,7 +60,7 @@ func needLambda(t *testing.T) (rie, bootstrap string) {
 		lb.bootstrap = filepath.Join(dir, "bootstrap")
 		// As deployed (see cmd/lambda), but for the host. go test puts its own
 		// go first in PATH.
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", lb.bootstrap, "../cmd/lambda")
+		cmd := exec.Command("go", "build", "-tags", buildTags, "-trimpath", "-o", lb.bootstrap, "../cmd/lambda")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			lb.err = fmt.Errorf("go build ../cmd/lambda: %v\n%s", err, out)
@@ -91,6 +96,7 @@ func emulatorCmd(rie, bootstrap, dir string, port, apiPort int, environ map[stri
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dir,
+		"TZ=:UTC", // as Lambda sets it: the first time formatted reads no zone file
 		"AWS_CONFIG_FILE=" + filepath.Join(dir, "aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "aws-credentials"),
 	}

@@ -479,20 +479,23 @@ func silentAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// Load, given only the environment a deployment sets (credentials through
-// the process environment, as in Lambda), builds backends that work.
+// Load, given only the environment a deployment sets (in Lambda, the process
+// environment, credentials included; here through getenv alone, with the
+// process environment's own AWS settings cleared), builds backends that work.
 func TestLoad(t *testing.T) {
 	needPeers(t)
 	dir := t.TempDir()
 	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_SESSION_TOKEN": "",
 		"AWS_PROFILE": "", "AWS_CONFIG_FILE": dir + "/config", "AWS_SHARED_CREDENTIALS_FILE": dir + "/credentials",
 		// Set only through getenv below, so Load must apply them itself.
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
 		"AWS_REGION": "", "AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_S3": "",
 	} {
 		t.Setenv(k, v)
 	}
 	vars := map[string]string{
+		"AWS_ACCESS_KEY_ID":         "S3RVER",
+		"AWS_SECRET_ACCESS_KEY":     "S3RVER",
 		"JOBS_TABLE_NAME":           table,
 		"VPR_RESULTS_BUCKET_NAME":   bucket,
 		"PRESIGNED_URL_TTL":         "15m",
@@ -501,7 +504,7 @@ func TestLoad(t *testing.T) {
 		"AWS_ENDPOINT_URL_DYNAMODB": env.dynamoURL,
 		"S3_FORCE_PATH_STYLE":       "true",
 	}
-	b, err := awsenv.Load(context.Background(), func(k string) string { return vars[k] })
+	b, err := awsenv.Load(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
 	}

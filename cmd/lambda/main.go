@@ -3,7 +3,15 @@
 //
 // Build the deployable artifact for provided.al2023 on arm64:
 //
-//	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o dist/bootstrap ./cmd/lambda
+//	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags='-s -w' -o dist/bootstrap ./cmd/lambda
+//
+// lambda.norpc drops aws-lambda-go's RPC mode (the go1.x runtime's).
+// grpcnotrace drops gRPC's request tracing (golang.org/x/net/trace), which
+// the OTLP exporter would otherwise link, and html/template with it:
+// text/template's reflective method calls stop the linker from dropping
+// unused methods, which costs about 9 MB of binary and some of every cold
+// start. TestLeanDependencies holds the build to that, and to leaving out
+// the other packages that only cost a cold start.
 package main
 
 import (
@@ -43,11 +51,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 		logger.Error("refusing to start: "+err.Error(), "err", err)
 		return err
 	}
+	began := time.Now()
 	authn, mode, err := authenticator(ctx, getenv, logger)
 	if err != nil {
 		return fail(err)
 	}
-	backends, err := awsenv.Load(ctx, getenv)
+	identitySetup := time.Since(began)
+	backends, err := awsenv.Load(getenv)
 	if err != nil {
 		return fail(err)
 	}
@@ -63,7 +73,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 	if err != nil {
 		return fail(err)
 	}
-	logger.Info("starting",
+	attrs := []any{
 		"identity", mode,
 		"jobs_table", backends.Settings.JobsTable,
 		"results_bucket", backends.Settings.ResultsBucket,
@@ -71,7 +81,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 		"rate_limit", fmt.Sprintf("%g/s burst %d", limits.Users.Rate, limits.Users.Burst),
 		"addr_rate_limit", fmt.Sprintf("%g/s burst %d", limits.AddrOptions().Rate, limits.AddrOptions().Burst),
 		"tracing", tr.Exports(),
-	)
+	}
+	if mode == "jwt" {
+		// Nearly all of the identity's set-up in this mode is the JWKS
+		// fetch (the verifier takes microseconds); it is part of every cold
+		// start, and the one part another service decides.
+		attrs = append(attrs, "jwks_fetch", identitySetup.Round(time.Microsecond).String())
+	}
+	logger.Info("starting", attrs...)
 	start(newHandler(logger, tr, status.Config{
 		Logger:         logger,
 		Auth:           authn,

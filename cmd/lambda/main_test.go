@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -333,5 +334,113 @@ func TestSpansFollowTheInvocation(t *testing.T) {
 	if span.Name != "GET /api/vpr/status/{job_id}" || span.SpanContext.TraceID != "5759e988bd862e3fe1be46a994272793" ||
 		span.Parent.SpanID != "53995c3f42cd8ad8" {
 		t.Errorf("span %+v: want the route's name under Lambda's trace and segment", span)
+	}
+}
+
+// lambdaEnv is what Lambda and the deployment set, in gateway mode.
+func lambdaEnv(extra map[string]string) map[string]string {
+	env := map[string]string{
+		"JOBS_TABLE_NAME": "jobs", "VPR_RESULTS_BUCKET_NAME": "b", "AWS_REGION": "eu-west-1",
+		"AWS_ACCESS_KEY_ID": "ASIATEMP", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token",
+		"AUTH_TRUST_GATEWAY": "true",
+	}
+	maps.Copy(env, extra)
+	for k, v := range env {
+		if v == "" {
+			delete(env, k)
+		}
+	}
+	return env
+}
+
+// jwksServer serves an issuer's key set until tb ends.
+func jwksServer(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	iss, err := fakes.NewIssuer(testIssuer, testAudience)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(iss.JWKSHandler())
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// TestRefusesToStartWithoutCredentials: the function reads its role's
+// credentials from the environment Lambda sets, and nothing else.
+func TestRefusesToStartWithoutCredentials(t *testing.T) {
+	var out bytes.Buffer
+	env := lambdaEnv(map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""})
+	err := run(context.Background(), func(k string) string { return env[k] }, &out, func(lambda.Handler) { t.Error("started") })
+	if err == nil || !strings.Contains(out.String(), "refusing to start") || !strings.Contains(out.String(), "AWS_ACCESS_KEY_ID") {
+		t.Fatalf("run = %v; log %s", err, out.String())
+	}
+}
+
+// TestStartupLine: run starts with no network call in gateway mode, and
+// with the JWKS fetch timed in JWT mode.
+func TestStartupLine(t *testing.T) {
+	jwks := jwksServer(t)
+	for _, c := range []struct {
+		mode string
+		env  map[string]string
+	}{
+		{"gateway", lambdaEnv(nil)},
+		{"jwt", lambdaEnv(map[string]string{"AUTH_TRUST_GATEWAY": "", "JWT_ISSUER": testIssuer, "JWT_AUDIENCE": testAudience, "JWKS_URL": jwks.URL})},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel() // stops the JWKS refresher
+			var out bytes.Buffer
+			started := false
+			if err := run(ctx, func(k string) string { return c.env[k] }, &out, func(lambda.Handler) { started = true }); err != nil || !started {
+				t.Fatalf("run = %v, started %v; log %s", err, started, out.String())
+			}
+			var line map[string]any
+			if err := json.Unmarshal(out.Bytes(), &line); err != nil || line["msg"] != "starting" {
+				t.Fatalf("want one start-up line, got %s", out.String())
+			}
+			if line["identity"] != c.mode {
+				t.Errorf("identity %v, want %s", line["identity"], c.mode)
+			}
+			fetch, ok := line["jwks_fetch"].(string)
+			if ok != (c.mode == "jwt") {
+				t.Fatalf("jwks_fetch %v in %s mode", line["jwks_fetch"], c.mode)
+			}
+			if d, err := time.ParseDuration(fetch); ok && (err != nil || d <= 0) {
+				t.Errorf("jwks_fetch %q is not a duration", fetch)
+			}
+		})
+	}
+}
+
+// BenchmarkRun is run's own share of a cold start, everything it builds
+// before handing the handler to Lambda, for profiling:
+//
+//	go test -run '^$' -bench BenchmarkRun -cpuprofile cpu.out ./cmd/lambda/
+//	go tool pprof -top cpu.out
+//
+// A loop measures run warm: what only the first call in a process pays
+// (package initialisation, first uses of caches) is GODEBUG=inittrace=1's
+// and TestColdStart's to report.
+func BenchmarkRun(b *testing.B) {
+	jwks := jwksServer(b)
+	for _, c := range []struct {
+		mode string
+		env  map[string]string
+	}{
+		{"gateway", lambdaEnv(nil)},
+		{"jwt", lambdaEnv(map[string]string{"AUTH_TRUST_GATEWAY": "", "JWT_ISSUER": testIssuer, "JWT_AUDIENCE": testAudience, "JWKS_URL": jwks.URL})},
+	} {
+		b.Run(c.mode, func(b *testing.B) {
+			b.ReportAllocs()
+			getenv := func(k string) string { return c.env[k] }
+			for b.Loop() {
+				ctx, cancel := context.WithCancel(context.Background())
+				if err := run(ctx, getenv, io.Discard, func(lambda.Handler) {}); err != nil {
+					b.Fatal(err)
+				}
+				cancel() // stops the JWKS refresher
+			}
+		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/careervp/vprstatus/awsenv"
 	"github.com/careervp/vprstatus/fakes"
 	"github.com/careervp/vprstatus/status"
 )
@@ -37,7 +36,7 @@ func fakesBackend(ctx context.Context, logger *slog.Logger, o options, base stri
 // names (see awsenv). With -seed it first creates them, if missing, and puts
 // a demo job in every state in them.
 func awsBackend(ctx context.Context, logger *slog.Logger, o options, getenv func(string) string) (*backend, error) {
-	b, err := awsenv.Load(ctx, getenv)
+	b, err := loadAWS(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
