@@ -19,60 +19,82 @@ import (
 // must not serve anyone's jobs.
 var errNoIdentity = errors.New("no identity configured: set JWT_ISSUER and JWT_AUDIENCE (verify bearer tokens), or AUTH_TRUST_GATEWAY=true (trust the API Gateway authorizer's claims)")
 
-// authenticator builds the identity check from the environment: the claims
-// an API Gateway authorizer verified when AUTH_TRUST_GATEWAY=true, else
-// bearer JWTs verified against the issuer's JWKS.
-func authenticator(ctx context.Context, getenv func(string) string, logger *slog.Logger) (status.Authenticator, string, error) {
-	userClaim := getenv("JWT_USER_CLAIM")
+// identity is how the function tells callers apart, as its environment
+// configures it: the claims an API Gateway authorizer verified when
+// AUTH_TRUST_GATEWAY=true, else bearer JWTs verified against the issuer's
+// JWKS.
+type identity struct {
+	mode      string // "gateway" or "jwt"
+	userClaim string
+	issuer    string
+	audiences []string
+	jwksURL   string
+	tokenUse  string
+}
+
+// readIdentity reads the identity settings, checking them without any
+// network call. The error names every setting at fault.
+func readIdentity(getenv func(string) string) (identity, error) {
+	id := identity{userClaim: getenv("JWT_USER_CLAIM"), issuer: getenv("JWT_ISSUER"), tokenUse: getenv("JWT_TOKEN_USE")}
 	if v := getenv("AUTH_TRUST_GATEWAY"); v != "" {
 		trust, err := strconv.ParseBool(v)
 		if err != nil {
-			return nil, "", fmt.Errorf("AUTH_TRUST_GATEWAY=%q: not a boolean", v)
+			return identity{}, fmt.Errorf("AUTH_TRUST_GATEWAY=%q: not a boolean", v)
 		}
 		if trust {
-			// API Gateway's JWT authorizer checked the signature, iss and aud;
-			// token_use it does not check.
-			return auth.NewGateway(gatewayClaims, auth.GatewayOptions{
-				UserClaim: userClaim,
-				Issuer:    getenv("JWT_ISSUER"),
-				TokenUse:  getenv("JWT_TOKEN_USE"),
-			}), "gateway", nil
+			id.mode = "gateway"
+			return id, nil
 		}
 	}
-	issuer, audience := getenv("JWT_ISSUER"), getenv("JWT_AUDIENCE")
+	audience := getenv("JWT_AUDIENCE")
 	switch {
-	case issuer == "" && audience == "":
-		return nil, "", errNoIdentity
-	case issuer == "":
-		return nil, "", errors.New("JWT_ISSUER is required with JWT_AUDIENCE")
+	case id.issuer == "" && audience == "":
+		return identity{}, errNoIdentity
+	case id.issuer == "":
+		return identity{}, errors.New("JWT_ISSUER is required with JWT_AUDIENCE")
 	case audience == "":
-		return nil, "", errors.New("JWT_AUDIENCE is required with JWT_ISSUER")
+		return identity{}, errors.New("JWT_AUDIENCE is required with JWT_ISSUER")
 	}
-	var audiences []string
 	for a := range strings.SplitSeq(audience, ",") {
 		if a = strings.TrimSpace(a); a != "" {
-			audiences = append(audiences, a)
+			id.audiences = append(id.audiences, a)
 		}
 	}
-	jwksURL := getenv("JWKS_URL")
-	if jwksURL == "" {
-		jwksURL = strings.TrimSuffix(issuer, "/") + "/.well-known/jwks.json"
+	id.mode = "jwt"
+	id.jwksURL = getenv("JWKS_URL")
+	if id.jwksURL == "" {
+		id.jwksURL = strings.TrimSuffix(id.issuer, "/") + "/.well-known/jwks.json"
 	}
-	keys, err := auth.RemoteJWKS(ctx, jwksURL, auth.JWKSOptions{Logger: logger})
+	return id, nil
+}
+
+// authenticator builds the identity check. In JWT mode that fetches the
+// JWKS, whose failure stops start-up.
+func (id identity) authenticator(ctx context.Context, logger *slog.Logger) (status.Authenticator, error) {
+	if id.mode == "gateway" {
+		// API Gateway's JWT authorizer checked the signature, iss and aud;
+		// token_use it does not check.
+		return auth.NewGateway(gatewayClaims, auth.GatewayOptions{
+			UserClaim: id.userClaim,
+			Issuer:    id.issuer,
+			TokenUse:  id.tokenUse,
+		}), nil
+	}
+	keys, err := auth.RemoteJWKS(ctx, id.jwksURL, auth.JWKSOptions{Logger: logger})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	v, err := auth.NewVerifier(keys, auth.Options{
-		Issuer:    issuer,
-		Audiences: audiences,
-		UserClaim: userClaim,
-		TokenUse:  getenv("JWT_TOKEN_USE"),
+		Issuer:    id.issuer,
+		Audiences: id.audiences,
+		UserClaim: id.userClaim,
+		TokenUse:  id.tokenUse,
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	// Polling clients send the same token every few seconds: verify it once.
-	return auth.NewCache(v, auth.CacheOptions{}), "jwt", nil
+	return auth.NewCache(v, auth.CacheOptions{}), nil
 }
 
 // gatewayClaims returns the claims API Gateway's authorizer put in the event:

@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,49 +41,62 @@ func main() {
 	}
 }
 
+// errNotInLambda stops a bootstrap started by hand: it is the function, and
+// serves only the Runtime API Lambda gives it.
+var errNotInLambda = errors.New("not running in AWS Lambda: AWS_LAMBDA_RUNTIME_API is unset")
+
 // run builds everything expensive once, here and not per invocation, and
 // hands the Lambda handler to start, which in production never returns.
+//
+// It reads and checks every setting before it does anything that takes time
+// or the network, so that a refusal to start names all that is wrong in one
+// line, not one per restart.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer, start func(lambda.Handler)) error {
-	logger, err := newLogger(stdout, getenv("LOG_LEVEL"))
-	if err != nil {
-		return err
+	logger, levelErr := newLogger(stdout, getenv("LOG_LEVEL"))
+	if getenv("AWS_LAMBDA_RUNTIME_API") == "" {
+		logger.Error("refusing to start: "+errNotInLambda.Error()+". This is the Lambda function; "+
+			"to run the service locally, use go run ./cmd/local (in memory, no AWS account) "+
+			"or go run ./cmd/local -backend aws (DynamoDB and S3); to run this binary as Lambda does, "+
+			"start it under the Lambda Runtime Interface Emulator (see the README's Tests)",
+			"err", errNotInLambda)
+		return errNotInLambda
 	}
-	fail := func(err error) error {
-		logger.Error("refusing to start: "+err.Error(), "err", err)
-		return err
+	id, idErr := readIdentity(getenv)
+	backends, awsErr := awsenv.Load(getenv)
+	limits, limitsErr := ratelimit.FromEnv(getenv)
+	origins, corsErr := status.ParseOrigins(getenv("CORS_ORIGINS"))
+	if corsErr != nil {
+		corsErr = fmt.Errorf("CORS_ORIGINS: %w", corsErr)
 	}
+	if err := errors.Join(levelErr, idErr, awsErr, limitsErr, corsErr); err != nil {
+		return refuse(logger, err)
+	}
+
 	began := time.Now()
-	authn, mode, err := authenticator(ctx, getenv, logger)
+	authn, err := id.authenticator(ctx, logger)
 	if err != nil {
-		return fail(err)
+		return refuse(logger, err)
 	}
 	identitySetup := time.Since(began)
-	backends, err := awsenv.Load(getenv)
-	if err != nil {
-		return fail(err)
-	}
-	limits, err := ratelimit.FromEnv(getenv)
-	if err != nil {
-		return fail(err)
-	}
 	users, addrs, err := limits.New()
 	if err != nil {
-		return fail(err)
+		return refuse(logger, err)
 	}
 	tr, err := tracing.NewLambda(ctx, getenv)
 	if err != nil {
-		return fail(err)
+		return refuse(logger, err)
 	}
 	attrs := []any{
-		"identity", mode,
+		"identity", id.mode,
 		"jobs_table", backends.Settings.JobsTable,
 		"results_bucket", backends.Settings.ResultsBucket,
 		"url_ttl", backends.Settings.URLTTL.String(),
 		"rate_limit", fmt.Sprintf("%g/s burst %d", limits.Users.Rate, limits.Users.Burst),
 		"addr_rate_limit", fmt.Sprintf("%g/s burst %d", limits.AddrOptions().Rate, limits.AddrOptions().Burst),
+		"cors_origins", origins,
 		"tracing", tr.Exports(),
 	}
-	if mode == "jwt" {
+	if id.mode == "jwt" {
 		// Nearly all of the identity's set-up in this mode is the JWKS
 		// fetch (the verifier takes microseconds); it is part of every cold
 		// start, and the one part another service decides.
@@ -98,9 +112,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 		AddrLimiter:    addrs,
 		TracerProvider: tr.TracerProvider,
 		Propagator:     tr.Propagator,
-		CORSOrigins:    strings.Split(getenv("CORS_ORIGINS"), ","), // blanks are ignored,
+		CORSOrigins:    origins,
 	}))
 	return nil
+}
+
+// refuse logs why the function will not start, every reason in one line,
+// and returns err.
+func refuse(logger *slog.Logger, err error) error {
+	why := strings.ReplaceAll(err.Error(), "\n", "; ")
+	logger.Error("refusing to start: "+why, "err", why)
+	return err
 }
 
 // newHandler adapts the service's http.Handler to Lambda events.
@@ -145,14 +167,15 @@ func lambdaTraceParent(next http.Handler) http.Handler {
 }
 
 // newLogger logs JSON lines to w at level (INFO when empty), each with the
-// invocation's request and trace ids.
+// invocation's request and trace ids. A level it cannot read is an error,
+// with a logger at INFO to say so.
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
+	var err error
 	if level != "" {
-		if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
-			slog.New(slog.NewJSONHandler(w, nil)).Error("refusing to start: LOG_LEVEL=" + level + " is not DEBUG, INFO, WARN or ERROR")
-			return nil, err
+		if uerr := l.UnmarshalText([]byte(strings.ToUpper(level))); uerr != nil {
+			l, err = slog.LevelInfo, fmt.Errorf("LOG_LEVEL=%q is not DEBUG, INFO, WARN or ERROR", level)
 		}
 	}
-	return slog.New(invocationAttrs{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})}), nil
+	return slog.New(invocationAttrs{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})}), err
 }

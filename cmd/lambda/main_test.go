@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -239,7 +240,11 @@ func TestAuthenticatorConfig(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			env := maps.Clone(c.env)
-			_, mode, err := authenticator(ctx, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+			id, err := readIdentity(func(k string) string { return env[k] })
+			if err == nil {
+				_, err = id.authenticator(ctx, slog.New(slog.DiscardHandler))
+			}
+			mode := id.mode
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, c.wantErr)
@@ -256,7 +261,7 @@ func TestAuthenticatorConfig(t *testing.T) {
 // TestRefusesToStartWithoutIdentity: one clear log line, no handler started.
 func TestRefusesToStartWithoutIdentity(t *testing.T) {
 	var out bytes.Buffer
-	env := map[string]string{"JOBS_TABLE_NAME": "jobs", "VPR_RESULTS_BUCKET_NAME": "b", "AWS_REGION": "eu-west-1"}
+	env := map[string]string{"JOBS_TABLE_NAME": "jobs", "VPR_RESULTS_BUCKET_NAME": "b", "AWS_REGION": "eu-west-1", "AWS_LAMBDA_RUNTIME_API": runtimeAPI}
 	started := false
 	err := run(context.Background(), func(k string) string { return env[k] }, &out, func(lambda.Handler) { started = true })
 	if !errors.Is(err, errNoIdentity) || started {
@@ -270,7 +275,7 @@ func TestRefusesToStartWithoutIdentity(t *testing.T) {
 
 func TestRefusesToStartWithoutBackendSettings(t *testing.T) {
 	var out bytes.Buffer
-	env := map[string]string{"AUTH_TRUST_GATEWAY": "true", "AWS_REGION": "eu-west-1"}
+	env := map[string]string{"AUTH_TRUST_GATEWAY": "true", "AWS_REGION": "eu-west-1", "AWS_LAMBDA_RUNTIME_API": runtimeAPI}
 	err := run(context.Background(), func(k string) string { return env[k] }, &out, func(lambda.Handler) { t.Error("started") })
 	if err == nil || !strings.Contains(out.String(), "JOBS_TABLE_NAME is required") {
 		t.Fatalf("run = %v; log %s", err, out.String())
@@ -279,7 +284,7 @@ func TestRefusesToStartWithoutBackendSettings(t *testing.T) {
 
 func TestBadLogLevel(t *testing.T) {
 	var out bytes.Buffer
-	env := map[string]string{"LOG_LEVEL": "loud"}
+	env := map[string]string{"LOG_LEVEL": "loud", "AWS_LAMBDA_RUNTIME_API": runtimeAPI}
 	if err := run(context.Background(), func(k string) string { return env[k] }, &out, nil); err == nil {
 		t.Fatal("run accepted LOG_LEVEL=loud")
 	}
@@ -337,12 +342,16 @@ func TestSpansFollowTheInvocation(t *testing.T) {
 	}
 }
 
+// runtimeAPI is where Lambda's Runtime API would be: its variable is how the
+// function knows it runs in Lambda.
+const runtimeAPI = "127.0.0.1:9001"
+
 // lambdaEnv is what Lambda and the deployment set, in gateway mode.
 func lambdaEnv(extra map[string]string) map[string]string {
 	env := map[string]string{
 		"JOBS_TABLE_NAME": "jobs", "VPR_RESULTS_BUCKET_NAME": "b", "AWS_REGION": "eu-west-1",
 		"AWS_ACCESS_KEY_ID": "ASIATEMP", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token",
-		"AUTH_TRUST_GATEWAY": "true",
+		"AUTH_TRUST_GATEWAY": "true", "AWS_LAMBDA_RUNTIME_API": runtimeAPI,
 	}
 	maps.Copy(env, extra)
 	for k, v := range env {
@@ -384,8 +393,9 @@ func TestStartupLine(t *testing.T) {
 		mode string
 		env  map[string]string
 	}{
-		{"gateway", lambdaEnv(nil)},
-		{"jwt", lambdaEnv(map[string]string{"AUTH_TRUST_GATEWAY": "", "JWT_ISSUER": testIssuer, "JWT_AUDIENCE": testAudience, "JWKS_URL": jwks.URL})},
+		{"gateway", lambdaEnv(map[string]string{"CORS_ORIGINS": "https://app.example.com, http://localhost:5173/"})},
+		{"jwt", lambdaEnv(map[string]string{"AUTH_TRUST_GATEWAY": "", "JWT_ISSUER": testIssuer, "JWT_AUDIENCE": testAudience, "JWKS_URL": jwks.URL,
+			"CORS_ORIGINS": "https://app.example.com,http://localhost:5173"})},
 	} {
 		t.Run(c.mode, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -401,6 +411,9 @@ func TestStartupLine(t *testing.T) {
 			}
 			if line["identity"] != c.mode {
 				t.Errorf("identity %v, want %s", line["identity"], c.mode)
+			}
+			if origins, _ := line["cors_origins"].([]any); len(origins) != 2 || origins[0] != "https://app.example.com" {
+				t.Errorf("cors_origins %v, want the two set", line["cors_origins"])
 			}
 			fetch, ok := line["jwks_fetch"].(string)
 			if ok != (c.mode == "jwt") {
@@ -442,5 +455,49 @@ func BenchmarkRun(b *testing.B) {
 				cancel() // stops the JWKS refresher
 			}
 		})
+	}
+}
+
+// TestRefusesWithEverySettingAtOnce: one JSON line names every missing or
+// malformed setting, so a deployment is fixed in one go, not one per restart.
+func TestRefusesWithEverySettingAtOnce(t *testing.T) {
+	var out bytes.Buffer
+	env := map[string]string{
+		"AWS_LAMBDA_RUNTIME_API": runtimeAPI,
+		"LOG_LEVEL":              "loud",
+		"CORS_ORIGINS":           "https://app.example.com,app.example.com",
+		"RATE_LIMIT_RPS":         "fast",
+		"PRESIGNED_URL_TTL":      "forever",
+	}
+	err := run(context.Background(), func(k string) string { return env[k] }, &out, func(lambda.Handler) { t.Error("started") })
+	if err == nil {
+		t.Fatal("started")
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var line map[string]any
+	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &line) != nil || line["level"] != "ERROR" {
+		t.Fatalf("want one JSON line at ERROR, got:\n%s", out.String())
+	}
+	msg, _ := line["msg"].(string)
+	for _, want := range []string{"refusing to start", "LOG_LEVEL", "JWT_ISSUER", "JOBS_TABLE_NAME", "VPR_RESULTS_BUCKET_NAME",
+		"PRESIGNED_URL_TTL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "RATE_LIMIT_RPS", `CORS_ORIGINS: "app.example.com"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the line does not name %s: %s", want, msg)
+		}
+	}
+}
+
+// TestOutsideLambda: started by hand, the bootstrap says how to run the
+// service locally, as JSON like its other lines.
+func TestOutsideLambda(t *testing.T) {
+	var out bytes.Buffer
+	env := lambdaEnv(map[string]string{"AWS_LAMBDA_RUNTIME_API": ""})
+	err := run(context.Background(), func(k string) string { return env[k] }, &out, func(lambda.Handler) { t.Error("started") })
+	if !errors.Is(err, errNotInLambda) {
+		t.Fatalf("run = %v, want errNotInLambda", err)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil || !strings.Contains(fmt.Sprint(line["msg"]), "go run ./cmd/local") {
+		t.Fatalf("want one JSON line saying how to run it locally, got %s", out.String())
 	}
 }
