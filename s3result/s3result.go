@@ -59,6 +59,7 @@ type Signer struct {
 	head    HeadObjectAPI
 	creds   aws.CredentialsProvider
 	bucket  string
+	bucketp *string // &bucket, for every HeadObjectInput
 	ttl     time.Duration
 	timeout time.Duration
 	now     func() time.Time
@@ -134,6 +135,7 @@ func New(client *s3.Client, bucket string, opts ...Option) *Signer {
 		head:    client,
 		creds:   client.Options().Credentials,
 		bucket:  bucket,
+		bucketp: aws.String(bucket),
 		ttl:     DefaultTTL,
 		timeout: DefaultCallTimeout,
 		now:     time.Now,
@@ -167,7 +169,7 @@ func (s *Signer) Presigner() (name, reason string) {
 func (s *Signer) SignResult(ctx context.Context, key string) (status.SignedURL, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	_, err := s.head.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	_, err := s.head.HeadObject(ctx, &s3.HeadObjectInput{Bucket: s.bucketp, Key: aws.String(key)})
 	if err != nil {
 		if notFound(err) {
 			return status.SignedURL{}, fmt.Errorf("%w: s3 %s: %w", status.ErrResultGone, key, err)
