@@ -73,7 +73,8 @@ func (p *fastPresigner) presign(ctx context.Context, creds aws.Credentials, key 
 func newFastPresigner(client *s3.Client, bucket string, ttl time.Duration) (*fastPresigner, string) {
 	o := client.Options()
 	if o.Credentials == nil || aws.IsCredentialsProvider(o.Credentials, (*aws.AnonymousCredentials)(nil)) {
-		// The SDK presigns an unsigned URL then.
+		// The SDK then picks no auth, for which it has no presigner: it
+		// refuses every URL, and so does the fallback.
 		return nil, "anonymous credentials"
 	}
 	// What could change a request in ways this file cannot see into: the
@@ -93,8 +94,10 @@ func newFastPresigner(client *s3.Client, bucket string, ttl time.Duration) (*fas
 	if reflect.TypeOf(o.EndpointResolverV2) != reflect.TypeOf(s3.NewDefaultEndpointResolverV2()) {
 		return nil, fmt.Sprintf("the client's EndpointResolverV2 (%T) is not the SDK's", o.EndpointResolverV2)
 	}
-	// A client with nothing set has the SDK's default auth scheme resolver.
-	if def := s3.New(s3.Options{}).Options().AuthSchemeResolver; reflect.TypeOf(o.AuthSchemeResolver) != reflect.TypeOf(def) {
+	// The SDK's auth scheme resolvers are of unexported types of package
+	// s3, which nothing else can define.
+	if t := reflect.TypeOf(o.AuthSchemeResolver); t == nil || t.Kind() != reflect.Pointer ||
+		t.Elem().PkgPath() != reflect.TypeFor[s3.Options]().PkgPath() {
 		return nil, fmt.Sprintf("the client's AuthSchemeResolver (%T) is not the SDK's", o.AuthSchemeResolver)
 	}
 	if len(o.AuthSchemePreference) > 0 {
