@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/careervp/vprstatus/s3result"
 )
 
 // run times sc: its requests in turn, each into the same reset writer,
@@ -79,11 +81,38 @@ func BenchmarkJWTParse(b *testing.B) {
 }
 
 // BenchmarkStatusS3Presign is the completed case with the URL presigned by
-// s3result and the real aws-sdk-go-v2 presigner; HeadObject is faked.
+// s3result over a real S3 client, as production presigns; HeadObject is
+// faked.
 func BenchmarkStatusS3Presign(b *testing.B) {
 	sc := s3Scenario(b)
 	warm(b, sc)
 	run(b, sc)
+}
+
+// BenchmarkPresign is s3result's SignResult alone, HeadObject faked: sdk
+// presigns through s3.PresignClient (the client's whole middleware stack
+// and endpoint rules per URL), fast as production does (the endpoint
+// resolved once, the SDK's v4.Signer per URL).
+func BenchmarkPresign(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		opts []s3result.Option
+	}{
+		{"sdk", []s3result.Option{s3result.WithSDKPresigner()}},
+		{"fast", nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s := s3Signer(b, c.opts...)
+			ctx := context.Background()
+			key := "results/" + idCompleted + ".json"
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.SignResult(ctx, key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkFakeSigner is the fake result signer alone: the part of

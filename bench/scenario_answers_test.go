@@ -99,21 +99,31 @@ func TestScenarios(t *testing.T) {
 // machine; the race detector makes sync.Pool drop items, so it is skipped
 // under -race.
 func TestCompletedAllocs(t *testing.T) {
+	checkAllocs(t, statusScenario(t, idCompleted, false, http.StatusOK), 50)
+}
+
+// TestS3PresignAllocs holds BenchmarkStatusS3Presign, the poll production
+// answers with a real presigned URL, to its budget of 90 allocations.
+func TestS3PresignAllocs(t *testing.T) {
+	checkAllocs(t, s3Scenario(t), 90)
+}
+
+// checkAllocs fails if an answer of sc takes more than budget allocations.
+func checkAllocs(t *testing.T, sc scenario, budget float64) {
+	t.Helper()
 	if raceEnabled {
 		t.Skip("allocation counts are not comparable under the race detector")
 	}
-	const budget = 50
-	sc := statusScenario(t, idCompleted, false, http.StatusOK)
 	w := newDiscard()
 	allocs := testing.AllocsPerRun(100, func() {
 		w.reset()
 		sc.h.ServeHTTP(w, sc.reqs[0])
 	})
-	if w.code != http.StatusOK {
-		t.Fatalf("code %d", w.code)
+	if w.code != sc.want {
+		t.Fatalf("code %d, want %d", w.code, sc.want)
 	}
 	if allocs > budget {
-		t.Errorf("%v allocations per completed answer, budget %d", allocs, budget)
+		t.Errorf("%v allocations per answer, budget %v", allocs, budget)
 	}
-	t.Logf("%v allocations per completed answer", allocs)
+	t.Logf("%v allocations per answer", allocs)
 }

@@ -129,17 +129,32 @@ func coldTokens(tb testing.TB, f *fixture) []string {
 }
 
 // s3Scenario is alice polling her completed job, its URL presigned by
-// s3result with the real aws-sdk-go-v2 presigner, HeadObject faked.
+// s3result over a real S3 client, as production presigns (the fast path),
+// HeadObject faked.
 func s3Scenario(tb testing.TB) scenario {
 	tb.Helper()
-	client := s3.New(s3.Options{
-		Region:      "eu-west-1",
-		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench-secret", "")),
-	})
-	signer := s3result.New(client, "vpr-results", s3result.WithHeadObject(headOK{}))
-	f := newFixture(tb, fixtureOptions{signer: signer})
+	f := newFixture(tb, fixtureOptions{signer: s3Signer(tb)})
 	tok := f.token(tb, alice, "")
 	return scenario{h: f.handler, reqs: []*http.Request{request(idCompleted, tok)}, want: http.StatusOK, job: idCompleted}
+}
+
+// s3Signer is s3result's signer over an S3 client configured as
+// awsenv.Load's (config.LoadDefaultConfig: a credentials cache, response
+// checksums validated when supported) and its bucket, HeadObject faked;
+// opts add to it. Unless opts ask for the SDK's presigner, it must have
+// taken the fast path, as production does.
+func s3Signer(tb testing.TB, opts ...s3result.Option) *s3result.Signer {
+	tb.Helper()
+	client := s3.NewFromConfig(aws.Config{
+		Region:                     "eu-west-1",
+		Credentials:                aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench-secret", "")),
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
+	})
+	s := s3result.New(client, "vpr-results", append([]s3result.Option{s3result.WithHeadObject(headOK{})}, opts...)...)
+	if name, why := s.Presigner(); name != "fast" && len(opts) == 0 {
+		tb.Fatalf("s3result presigns with %s (%s), not the fast path", name, why)
+	}
+	return s
 }
 
 // headOK finds every object.

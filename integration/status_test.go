@@ -38,9 +38,13 @@ type service struct {
 }
 
 // serve runs status.New over b, authenticating HS256 tokens from a fresh
-// issuer.
+// issuer. b's signer must presign on its fast path, as in production, so
+// that the URLs fetched from s3rver are that path's.
 func serve(t *testing.T, b *awsenv.Backends) *service {
 	t.Helper()
+	if name, why := b.Results.Presigner(); name != "fast" {
+		t.Fatalf("result URLs presigned by %s (%s), not the fast path", name, why)
+	}
 	iss, err := fakes.NewIssuer("https://issuer.test", "vpr-client")
 	if err != nil {
 		t.Fatal(err)
@@ -360,6 +364,34 @@ func loggedBadRecord(t *testing.T, svc *service, id string, _ answer) {
 		}
 	}
 	t.Errorf("no 500 log line for %s naming %q:\n%s", id, status.ErrBadRecord, svc.logs.String())
+}
+
+// Presigned URLs of keys with characters S3 wants escaped fetch the object
+// they name. s3rver does not check signatures: this proves the routing and
+// the escaping of the fast path's URLs; s3result's tests prove the
+// signatures equal the SDK's.
+func TestResultURLOddKeys(t *testing.T) {
+	needPeers(t)
+	svc := serve(t, backends(awsenv.Settings{}))
+	for _, k := range []string{
+		"results/user-1/odd key+~!'()*&=;,@$ü.json",
+		"results/user-1/%41%2F?#[].json",
+		"results/user-1/résumé/日本語.json",
+	} {
+		t.Run(k, func(t *testing.T) {
+			id := newID()
+			key := k + "/" + id
+			putItem(t, item(id, map[string]types.AttributeValue{"status": str("COMPLETED"), "result_key": str(key)}))
+			putObject(t, key, `{"key":`+strconv.Quote(key)+`}`)
+			a := svc.poll(t, id, "user-1")
+			if a.code != http.StatusOK {
+				t.Fatalf("status = %d, body %v", a.code, a.body)
+			}
+			if code, body := fetch(t, fmt.Sprint(a.body["result_url"])); code != http.StatusOK || body != `{"key":`+strconv.Quote(key)+`}` {
+				t.Errorf("GET result_url = %d %q", code, body)
+			}
+		})
+	}
 }
 
 // A presigned URL works until its ttl passes, and s3rver refuses it after.

@@ -1,4 +1,29 @@
 // Package s3result hands out presigned GET URLs for VPR result objects in S3.
+//
+// # Presigning
+//
+// s3.PresignClient runs the client's whole middleware stack and its endpoint
+// rules for every URL, most of the cost of a poll that returns one. Yet for
+// one bucket and one client, all that differs from URL to URL is the key,
+// the credentials and the time. So New resolves the bucket's endpoint once,
+// with the client's own EndpointResolverV2 and the parameters the client
+// binds for GetObject, and takes the signing name and region from the
+// endpoint's auth scheme. Each URL is then the SDK's own v4.Signer
+// PresignHTTP over the endpoint and the key escaped as the SDK's serializer
+// escapes it, with the query parameters the SDK adds (x-id=GetObject, and
+// X-Amz-Checksum-Mode=ENABLED when the client validates response
+// checksums), signed as the S3 client signs (UNSIGNED-PAYLOAD, the path not
+// escaped again) with the client's credentials. No cryptography or
+// canonicalisation of its own: the result is PresignGetObject's URL, byte
+// for byte, which the tests check over keys and configurations.
+//
+// Where the client's configuration is one this cannot reproduce exactly —
+// anonymous credentials, a FIPS pseudo-region, S3 Express, an ARN for a
+// bucket, an endpoint with headers or another auth scheme than SigV4, an
+// EndpointResolverV2 or AuthSchemeResolver other than the SDK's, middleware
+// or interceptors on the client — New decides so once and the Signer presigns through
+// s3.PresignClient as before. Signer.Presigner says which, and why, for a
+// start-up log line.
 package s3result
 
 import (
@@ -33,14 +58,21 @@ const (
 // Signer is a status.URLSigner over one bucket.
 type Signer struct {
 	head    HeadObjectAPI
-	presign *s3.PresignClient
 	creds   aws.CredentialsProvider
 	bucket  string
+	bucketp *string // &bucket, for every HeadObjectInput
 	ttl     time.Duration
 	timeout time.Duration
 	now     func() time.Time
 	// forbiddenGone reads HeadObject's 403 as a missing object.
 	forbiddenGone bool
+
+	// Exactly one of fast and sdk is set, by New: fast unless the client's
+	// configuration rules it out, for the reason in why, or noFast asks.
+	fast   *fastPresigner
+	sdk    *s3.PresignClient
+	why    string
+	noFast bool
 }
 
 var _ status.URLSigner = (*Signer)(nil)
@@ -67,8 +99,8 @@ func WithCallTimeout(d time.Duration) Option {
 	}
 }
 
-// WithClock sets the clock that stamps result_url_expires_at (default
-// time.Now).
+// WithClock sets the clock that stamps result_url_expires_at and, when the
+// fast path presigns, the signature (default time.Now).
 func WithClock(now func() time.Time) Option {
 	return func(s *Signer) {
 		if now != nil {
@@ -98,15 +130,24 @@ func WithForbiddenAsGone(on bool) Option {
 	return func(s *Signer) { s.forbiddenGone = on }
 }
 
+// WithSDKPresigner makes the signer presign every URL through
+// s3.PresignClient, as it does when the client's configuration rules out
+// the fast path: to compare the two, and a way back should the fast path
+// ever be wrong.
+func WithSDKPresigner() Option {
+	return func(s *Signer) { s.noFast = true }
+}
+
 // New returns a signer for objects in bucket. It signs with client's
 // credentials provider (an aws.CredentialsCache when built from an
-// aws.Config, so reading it per request is cheap).
+// aws.Config, so reading it per request is cheap), and decides here how it
+// presigns (see the package documentation, and Presigner).
 func New(client *s3.Client, bucket string, opts ...Option) *Signer {
 	s := &Signer{
 		head:    client,
-		presign: s3.NewPresignClient(client),
 		creds:   client.Options().Credentials,
 		bucket:  bucket,
+		bucketp: aws.String(bucket),
 		ttl:     DefaultTTL,
 		timeout: awsfault.DefaultCallTimeout,
 		now:     time.Now,
@@ -114,7 +155,25 @@ func New(client *s3.Client, bucket string, opts ...Option) *Signer {
 	for _, o := range opts {
 		o(s)
 	}
+	if s.noFast {
+		s.why = "WithSDKPresigner"
+	} else {
+		s.fast, s.why = newFastPresigner(client, bucket, s.ttl)
+	}
+	if s.fast == nil {
+		s.sdk = s3.NewPresignClient(client)
+	}
 	return s
+}
+
+// Presigner names what presigns s's URLs, for a start-up log line: "fast"
+// (the endpoint resolved by New and the SDK's v4.Signer), or "sdk"
+// (s3.PresignClient, per URL) with the reason New ruled the fast path out.
+func (s *Signer) Presigner() (name, reason string) {
+	if s.fast != nil {
+		return "fast", ""
+	}
+	return "sdk", s.why
 }
 
 // SignResult checks that the object at key exists (presigning checks
@@ -122,32 +181,50 @@ func New(client *s3.Client, bucket string, opts ...Option) *Signer {
 func (s *Signer) SignResult(ctx context.Context, key string) (status.SignedURL, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	_, err := s.head.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	_, err := s.head.HeadObject(ctx, &s3.HeadObjectInput{Bucket: s.bucketp, Key: aws.String(key)})
 	if err != nil {
 		return status.SignedURL{}, s.headError(key, err)
 	}
 
-	expires := s.now().Add(s.ttl)
-	presignOpts := []func(*s3.PresignOptions){s3.WithPresignExpires(s.ttl)}
+	now := s.now()
+	expires := now.Add(s.ttl)
+	var creds aws.Credentials
 	if s.creds != nil {
-		creds, err := s.creds.Retrieve(ctx)
-		if err != nil {
+		if creds, err = s.creds.Retrieve(ctx); err != nil {
 			return status.SignedURL{}, awsfault.Classify(fmt.Errorf("s3: credentials: %w", err))
 		}
 		// A presigned URL dies with the temporary credentials that signed it.
 		if creds.CanExpire && creds.Expires.Before(expires) {
 			expires = creds.Expires
 		}
-		// Sign with exactly these credentials, so a refresh between here and
-		// the signature cannot make the reported expiry wrong.
-		fixed := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
-		presignOpts = append(presignOpts, s3.WithPresignClientFromClientOptions(func(o *s3.Options) { o.Credentials = fixed }))
 	}
-	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}, presignOpts...)
+	var u string
+	if s.fast != nil {
+		u, err = s.fast.presign(ctx, creds, key, now)
+	} else {
+		u, err = s.presignSDK(ctx, key, creds)
+	}
 	if err != nil {
 		return status.SignedURL{}, awsfault.Classify(fmt.Errorf("s3: presign %s: %w", key, err))
 	}
-	return status.SignedURL{URL: req.URL, ExpiresAt: expires}, nil
+	return status.SignedURL{URL: u, ExpiresAt: expires}, nil
+}
+
+// presignSDK presigns through s3.PresignClient, with creds unless the
+// client has none.
+func (s *Signer) presignSDK(ctx context.Context, key string, creds aws.Credentials) (string, error) {
+	opts := []func(*s3.PresignOptions){s3.WithPresignExpires(s.ttl)}
+	if s.creds != nil {
+		// Sign with exactly these credentials, so a refresh between their
+		// reading and the signature cannot make the reported expiry wrong.
+		fixed := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
+		opts = append(opts, s3.WithPresignClientFromClientOptions(func(o *s3.Options) { o.Credentials = fixed }))
+	}
+	req, err := s.sdk.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}, opts...)
+	if err != nil {
+		return "", err
+	}
+	return req.URL, nil
 }
 
 // headError turns HeadObject's failure into the error the handler answers.

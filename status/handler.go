@@ -4,9 +4,13 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
+
+// The answers of a poll. Each appends its JSON itself (see jsonBody),
+// member for member as encoding/json encodes the struct, tags and all.
 
 // pendingBody is the 202 answer while the job runs.
 type pendingBody struct {
@@ -14,6 +18,20 @@ type pendingBody struct {
 	Status    State  `json:"status"`
 	CreatedAt string `json:"created_at"`
 	StartedAt string `json:"started_at,omitempty"`
+}
+
+func (p pendingBody) appendJSON(b []byte) []byte {
+	b = append(b, `{"job_id":`...)
+	b = appendString(b, p.JobID)
+	b = append(b, `,"status":`...)
+	b = appendString(b, string(p.Status))
+	b = append(b, `,"created_at":`...)
+	b = appendString(b, p.CreatedAt)
+	if p.StartedAt != "" {
+		b = append(b, `,"started_at":`...)
+		b = appendString(b, p.StartedAt)
+	}
+	return append(b, "}\n"...)
 }
 
 // completedBody is the 200 answer of a completed job.
@@ -27,12 +45,49 @@ type completedBody struct {
 	TokenUsage         *TokenUsage `json:"token_usage,omitempty"`
 }
 
+func (c completedBody) appendJSON(b []byte) []byte {
+	b = append(b, `{"job_id":`...)
+	b = appendString(b, c.JobID)
+	b = append(b, `,"status":`...)
+	b = appendString(b, string(c.Status))
+	b = append(b, `,"created_at":`...)
+	b = appendString(b, c.CreatedAt)
+	if c.CompletedAt != "" {
+		b = append(b, `,"completed_at":`...)
+		b = appendString(b, c.CompletedAt)
+	}
+	b = append(b, `,"result_url":`...)
+	b = appendString(b, c.ResultURL)
+	b = append(b, `,"result_url_expires_at":`...)
+	b = appendString(b, c.ResultURLExpiresAt)
+	if u := c.TokenUsage; u != nil {
+		b = append(b, `,"token_usage":{"input_tokens":`...)
+		b = strconv.AppendInt(b, u.InputTokens, 10)
+		b = append(b, `,"output_tokens":`...)
+		b = strconv.AppendInt(b, u.OutputTokens, 10)
+		b = append(b, '}')
+	}
+	return append(b, "}\n"...)
+}
+
 // failedBody is the 200 answer of a failed job.
 type failedBody struct {
 	JobID     string `json:"job_id"`
 	Status    State  `json:"status"`
 	CreatedAt string `json:"created_at"`
 	Error     string `json:"error"`
+}
+
+func (f failedBody) appendJSON(b []byte) []byte {
+	b = append(b, `{"job_id":`...)
+	b = appendString(b, f.JobID)
+	b = append(b, `,"status":`...)
+	b = appendString(b, string(f.Status))
+	b = append(b, `,"created_at":`...)
+	b = appendString(b, f.CreatedAt)
+	b = append(b, `,"error":`...)
+	b = appendString(b, f.Error)
+	return append(b, "}\n"...)
 }
 
 // handleStatus answers GET /api/vpr/status/{job_id} for an authenticated caller.
@@ -73,7 +128,7 @@ func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() t
 				w.WriteHeader(http.StatusNotModified)
 				return
 			}
-			writeJSON(w, r, http.StatusAccepted, jsonType, pendingBody{
+			writeBody(w, r, http.StatusAccepted, jsonType, pendingBody{
 				JobID: job.ID, Status: job.State, CreatedAt: job.CreatedAt, StartedAt: job.StartedAt,
 			})
 		case Completed:
@@ -86,7 +141,7 @@ func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() t
 				ew.write(w, r, err)
 				return
 			}
-			writeJSON(w, r, http.StatusOK, jsonType, completedBody{
+			writeBody(w, r, http.StatusOK, jsonType, completedBody{
 				JobID: job.ID, Status: job.State, CreatedAt: job.CreatedAt, CompletedAt: job.CompletedAt,
 				ResultURL: u.URL, ResultURLExpiresAt: u.ExpiresAt.UTC().Format(time.RFC3339),
 				TokenUsage: job.TokenUsage,
@@ -96,7 +151,7 @@ func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() t
 			if msg == "" {
 				msg = "Unknown error"
 			}
-			writeJSON(w, r, http.StatusOK, jsonType, failedBody{
+			writeBody(w, r, http.StatusOK, jsonType, failedBody{
 				JobID: job.ID, Status: job.State, CreatedAt: job.CreatedAt, Error: msg,
 			})
 		default:

@@ -1,7 +1,9 @@
 // Command ratios reads `go test -bench` output of ./bench/ and prints each
 // target of the benchmarks as a ratio of medians: the status handler
 // against the floor, cold tokens against golang-jwt's own parse plus a
-// cached poll, and the allocation budget.
+// cached poll, the real presigner's poll against the floor, and the
+// allocation budgets. Each target also shows the median of its per-run
+// figures and their range, the spread on a noisy machine.
 //
 //	go test -run '^$' -bench . -benchmem -count 10 ./bench/ > new.txt
 //	go run ./bench/ratios new.txt
@@ -121,6 +123,8 @@ var targets = []target{
 	{"cold rs256 ≤ 1.3× (jwt rs256 + completed)", []string{"StatusColdToken/rs256"}, nil, []string{"JWTParse/rs256", "Status/completed"}, "ns/op", 1.3},
 	{"cold es256 ≤ 1.3× (jwt es256 + completed)", []string{"StatusColdToken/es256"}, nil, []string{"JWTParse/es256", "Status/completed"}, "ns/op", 1.3},
 	{"cold hs256 ≤ 1.3× (jwt hs256 + completed)", []string{"StatusColdToken/hs256"}, nil, []string{"JWTParse/hs256", "Status/completed"}, "ns/op", 1.3},
+	{"s3 presign ≤ 12× floor", []string{"StatusS3Presign"}, nil, []string{"Floor"}, "ns/op", 12},
+	{"s3 presign ≤ 90 allocs", []string{"StatusS3Presign"}, nil, nil, "allocs/op", 90},
 	// Not a target of the issue: how completed fares without the fake
 	// signer's share, which production does not run.
 	{"(completed − fake signer) ≤ 3× floor", []string{"Status/completed"}, []string{"FakeSigner"}, []string{"Floor"}, "ns/op", 3},
@@ -159,32 +163,31 @@ func (res results) sums(names []string, unit string) []float64 {
 	return out
 }
 
-// figure returns t's figure from the medians, and the median of the
-// figures of each run taken alone (the i-th sample of every benchmark
-// involved), with how many runs that is. Runs interleaved (each a
-// -count 1 of the whole suite) pair samples taken close in time, which
-// cancels much of a noisy machine's drift; with -count N the two figures
-// agree about as well as the samples do.
-func (t target) figure(res results) (medians, paired float64, runs int, ok bool) {
+// figure returns t's figure from the medians, and the figures of each run
+// taken alone (the i-th sample of every benchmark involved), one per run.
+// Runs interleaved (each a -count 1 of the whole suite) pair samples taken
+// close in time, which cancels much of a noisy machine's drift; with
+// -count N the median of the per-run figures agrees with the figure of
+// medians about as well as the samples do.
+func (t target) figure(res results) (medians float64, perRun []float64, ok bool) {
 	num, ok := res.sum(t.num, t.unit)
 	if !ok {
-		return 0, 0, 0, false
+		return 0, nil, false
 	}
 	sub, ok := res.sum(t.minus, t.unit)
 	if !ok {
-		return 0, 0, 0, false
+		return 0, nil, false
 	}
 	den := 1.0
 	if t.den != nil {
 		if den, ok = res.sum(t.den, t.unit); !ok || den == 0 {
-			return 0, 0, 0, false
+			return 0, nil, false
 		}
 	}
 	names := slices.Concat(t.num, t.minus, t.den)
 	nums, subs := res.sums(t.num, t.unit), res.sums(t.minus, t.unit)
 	dens := res.sums(t.den, t.unit)
-	runs = len(res.sums(names, t.unit))
-	figs := make([]float64, runs)
+	figs := make([]float64, len(res.sums(names, t.unit)))
 	for i := range figs {
 		figs[i] = nums[i]
 		if t.minus != nil {
@@ -194,7 +197,7 @@ func (t target) figure(res results) (medians, paired float64, runs int, ok bool)
 			figs[i] /= dens[i]
 		}
 	}
-	return (num - sub) / den, medianOf(figs), runs, true
+	return (num - sub) / den, figs, true
 }
 
 func medianOf(s []float64) float64 {
@@ -211,13 +214,14 @@ func medianOf(s []float64) float64 {
 
 func report(w io.Writer, res results) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "target\tof medians\tper run (median)\tlimit\tmet\truns")
+	fmt.Fprintln(tw, "target\tof medians\tper run (median)\tlimit\tmet\truns\tper-run range")
 	for _, t := range targets {
-		medians, paired, runs, ok := t.figure(res)
+		medians, perRun, ok := t.figure(res)
 		if !ok {
-			fmt.Fprintf(tw, "%s\tmissing\t\t\t\t\n", t.what)
+			fmt.Fprintf(tw, "%s\tmissing\t\t\t\t\t\n", t.what)
 			continue
 		}
+		paired := medianOf(perRun)
 		met := "yes"
 		if paired > t.limit {
 			met = "NO"
@@ -226,7 +230,8 @@ func report(w io.Writer, res results) error {
 		if t.den == nil {
 			prec = 0 // a count
 		}
-		fmt.Fprintf(tw, "%s\t%.*f\t%.*f\t%g\t%s\t%d\n", t.what, prec, medians, prec, paired, t.limit, met, runs)
+		fmt.Fprintf(tw, "%s\t%.*f\t%.*f\t%g\t%s\t%d\t%.*f–%.*f\n", t.what, prec, medians, prec, paired, t.limit, met,
+			len(perRun), prec, slices.Min(perRun), prec, slices.Max(perRun))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
