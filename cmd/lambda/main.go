@@ -86,11 +86,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 	if err != nil {
 		return refuse(logger, err)
 	}
+	presigner, why := backends.Results.Presigner()
+	if why != "" {
+		// Correct, but per URL through the SDK's whole middleware stack.
+		logger.Warn("presigning result URLs through s3.PresignClient", "reason", why)
+	}
 	attrs := []any{
 		"identity", id.mode,
 		"jobs_table", backends.Settings.JobsTable,
 		"results_bucket", backends.Settings.ResultsBucket,
 		"url_ttl", backends.Settings.URLTTL.String(),
+		"presigner", presigner,
 		"rate_limit", fmt.Sprintf("%g/s burst %d", limits.Users.Rate, limits.Users.Burst),
 		"addr_rate_limit", fmt.Sprintf("%g/s burst %d", limits.AddrOptions().Rate, limits.AddrOptions().Burst),
 		"cors_origins", origins,

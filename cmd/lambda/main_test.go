@@ -409,8 +409,8 @@ func TestStartupLine(t *testing.T) {
 			if err := json.Unmarshal(out.Bytes(), &line); err != nil || line["msg"] != "starting" {
 				t.Fatalf("want one start-up line, got %s", out.String())
 			}
-			if line["identity"] != c.mode {
-				t.Errorf("identity %v, want %s", line["identity"], c.mode)
+			if line["identity"] != c.mode || line["presigner"] != "fast" {
+				t.Errorf("identity %v, presigner %v; want %s, fast", line["identity"], line["presigner"], c.mode)
 			}
 			if origins, _ := line["cors_origins"].([]any); len(origins) != 2 || origins[0] != "https://app.example.com" {
 				t.Errorf("cors_origins %v, want the two set", line["cors_origins"])

@@ -46,9 +46,14 @@ func awsBackend(ctx context.Context, logger *slog.Logger, o options, getenv func
 			return nil, err
 		}
 	}
+	presigner, why := b.Results.Presigner()
 	logger.Info("serving from AWS backends",
 		"jobs_table", b.Settings.JobsTable, "results_bucket", b.Settings.ResultsBucket,
-		"dynamodb", orDefault(b.Settings.DynamoDBEndpoint), "s3", orDefault(b.Settings.S3Endpoint))
+		"dynamodb", orDefault(b.Settings.DynamoDBEndpoint), "s3", orDefault(b.Settings.S3Endpoint),
+		"presigner", presigner)
+	if why != "" {
+		logger.Warn("presigning result URLs through s3.PresignClient", "reason", why)
+	}
 	return &backend{
 		jobs: b.Jobs, results: b.Results, demo: demo,
 		addRoutes: func(*http.ServeMux, guard) {}, // jobs come from the table: no job endpoints
