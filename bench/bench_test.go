@@ -2,12 +2,16 @@ package bench_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/careervp/vprstatus/s3result"
+	"github.com/careervp/vprstatus/status"
 )
 
 // run times sc: its requests in turn, each into the same reset writer,
@@ -167,4 +171,15 @@ func warm(b *testing.B, sc scenario) {
 			b.Fatalf("code %d, want %d: %s", w.Code, sc.want, w.Body)
 		}
 	}
+}
+
+// BenchmarkRequestLog is the completed case inside the request log that
+// cmd/lambda and cmd/local wrap every request in (status.LogRequests, a
+// JSON line per request, here to io.Discard): what production adds to each
+// poll beyond BenchmarkStatus/completed, before the write to stdout.
+func BenchmarkRequestLog(b *testing.B) {
+	sc := statusScenario(b, idCompleted, false, http.StatusOK)
+	sc.h = status.LogRequests(slog.New(slog.NewJSONHandler(io.Discard, nil)), sc.h)
+	warm(b, sc)
+	run(b, sc)
 }
