@@ -53,7 +53,7 @@ func (p *fastPresigner) presign(ctx context.Context, creds aws.Credentials, key 
 	// the key in Path as it is, and in RawPath escaped per segment (both
 	// cut from one string, one allocation). The signer needs no context or
 	// headers.
-	both := p.path + key + p.rawPath + httpbinding.EscapePath(key, false)
+	both := p.path + key + p.rawPath + escapePath(key)
 	n := len(p.path) + len(key)
 	req, _ := p.reqs.Get().(*http.Request)
 	if req == nil {
@@ -214,4 +214,19 @@ func signsSigV4(o s3.Options) bool {
 		}
 	}
 	return false
+}
+
+// escapePath is httpbinding.EscapePath(key, false), as the SDK's serializer
+// escapes a key, without its buffer for the keys this service writes:
+// EscapePath leaves A-Z, a-z, 0-9, "-", ".", "_", "~" and "/" as they are.
+func escapePath(key string) string {
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '.', c == '_', c == '~', c == '/':
+		default:
+			return httpbinding.EscapePath(key, false)
+		}
+	}
+	return key
 }

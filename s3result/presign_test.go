@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyauth "github.com/aws/smithy-go/auth"
+	"github.com/aws/smithy-go/encoding/httpbinding"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -422,4 +423,15 @@ func FuzzPresignKey(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key string, pathStyle bool) {
 		provers[pathStyle].check(t, key)
 	})
+}
+
+// TestEscapePath holds the shortcut to the SDK's escaping, byte by byte.
+func TestEscapePath(t *testing.T) {
+	for c := range 256 {
+		for _, key := range []string{string(rune(c)), "results/a" + string([]byte{byte(c)}) + "b.json"} {
+			if got, want := s3result.EscapePath(key), httpbinding.EscapePath(key, false); got != want {
+				t.Errorf("%q: %q, want %q", key, got, want)
+			}
+		}
+	}
 }
