@@ -1,5 +1,6 @@
 // Package awsenv builds the service's AWS backends (the DynamoDB job store
-// and the S3 result signer) from the environment the deployment sets.
+// and the S3 result signer) from the environment the deployment sets, and
+// sizes the garbage collector for the function's memory (TuneGC).
 // cmd/lambda calls Load once at start-up and reuses what it returns for
 // every request; cmd/local (-backend aws) loads the SDK's default
 // configuration itself and calls New.

@@ -61,6 +61,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 			"err", errNotInLambda)
 		return errNotInLambda
 	}
+	gc := awsenv.TuneGC(getenv)
 	id, idErr := readIdentity(getenv)
 	backends, awsErr := awsenv.Load(getenv)
 	limits, limitsErr := ratelimit.FromEnv(getenv)
@@ -101,6 +102,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 		"addr_rate_limit", fmt.Sprintf("%g/s burst %d", limits.AddrOptions().Rate, limits.AddrOptions().Burst),
 		"cors_origins", origins,
 		"tracing", tr.Exports(),
+		"gc_percent", gc.Percent,
+		"memory_limit", gc.MemoryLimit,
 	}
 	if id.mode == "jwt" {
 		// Nearly all of the identity's set-up in this mode is the JWKS

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/careervp/vprstatus/auth"
+	"github.com/careervp/vprstatus/awsenv"
 	"github.com/careervp/vprstatus/fakes"
 	"github.com/careervp/vprstatus/internal/testkit"
 	"github.com/careervp/vprstatus/status"
@@ -351,7 +352,7 @@ func lambdaEnv(extra map[string]string) map[string]string {
 	env := map[string]string{
 		"JOBS_TABLE_NAME": "jobs", "VPR_RESULTS_BUCKET_NAME": "b", "AWS_REGION": "eu-west-1",
 		"AWS_ACCESS_KEY_ID": "ASIATEMP", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token",
-		"AUTH_TRUST_GATEWAY": "true", "AWS_LAMBDA_RUNTIME_API": runtimeAPI,
+		"AUTH_TRUST_GATEWAY": "true", "AWS_LAMBDA_RUNTIME_API": runtimeAPI, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
 	}
 	maps.Copy(env, extra)
 	for k, v := range env {
@@ -411,6 +412,9 @@ func TestStartupLine(t *testing.T) {
 			}
 			if line["identity"] != c.mode || line["presigner"] != "fast" {
 				t.Errorf("identity %v, presigner %v; want %s, fast", line["identity"], line["presigner"], c.mode)
+			}
+			if line["gc_percent"] != float64(awsenv.GCPercent) || line["memory_limit"] != float64(192<<20) {
+				t.Errorf("gc_percent %v, memory_limit %v; want %d and three quarters of 256 MiB", line["gc_percent"], line["memory_limit"], awsenv.GCPercent)
 			}
 			if origins, _ := line["cors_origins"].([]any); len(origins) != 2 || origins[0] != "https://app.example.com" {
 				t.Errorf("cors_origins %v, want the two set", line["cors_origins"])
