@@ -436,7 +436,7 @@ func reportSize(t *testing.T) {
 		return fi.Size()
 	}
 	zipped := filepath.Join(dir, "bootstrap.zip")
-	how := "cd dist && zip -9 bootstrap.zip bootstrap"
+	how := "zip -9 bootstrap.zip bootstrap, in a temporary directory (the CDK zips dist/ itself)"
 	if _, err := exec.LookPath("zip"); err == nil {
 		cmd := exec.Command("zip", "-9", "-q", "bootstrap.zip", "bootstrap")
 		cmd.Dir = dir
