@@ -39,8 +39,8 @@ var webFiles = map[string]string{
 func (d devAPI) addRoutes(mux *http.ServeMux) error {
 	mux.Handle("/_local/token", d.guard.devEndpoint(http.MethodPost, d.handleToken()))
 	mux.Handle("/_local/", handleNotFound())
-	mux.Handle("GET /healthz", handleHealth())
-	mux.Handle("GET /openapi.json", handleOpenAPI())
+	mux.Handle("/healthz", getOnly(handleHealth()))
+	mux.Handle("/openapi.json", getOnly(handleOpenAPI()))
 	for path, file := range webFiles {
 		h, err := handleWebFile(file)
 		if err != nil {

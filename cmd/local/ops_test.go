@@ -169,3 +169,15 @@ func TestExpiredJobsAreFreed(t *testing.T) {
 	}
 	runtime.KeepAlive(r)
 }
+
+// TestOtherMethodsGetProblems: every development path answers a wrong
+// method with a problem+json 405 and Allow, as the API does.
+func TestOtherMethodsGetProblems(t *testing.T) {
+	base, _ := startLocal(t)
+	for _, path := range []string{"/healthz", "/openapi.json", "/", "/vprpoll.js", "/_local/token", "/_local/jobs"} {
+		resp, body := call(t, "PUT", base+path, "", "")
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") == "" || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("PUT %s: %d, Allow %q, %s %s", path, resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"), body)
+		}
+	}
+}
