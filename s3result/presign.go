@@ -88,6 +88,7 @@ func newFastPresigner(client *s3.Client, bucket string, ttl time.Duration) (*fas
 	if hasInterceptors(o.Interceptors) {
 		return nil, "the client has interceptors"
 	}
+	//lint:ignore SA1019 a client may still set it: the fast path must see it to refuse it.
 	if o.EndpointResolver != nil {
 		return nil, "the client has a v1 EndpointResolver"
 	}
@@ -125,8 +126,10 @@ func newFastPresigner(client *s3.Client, bucket string, ttl time.Duration) (*fas
 	// The parameters the client binds for GetObject (bindEndpointParams in
 	// the s3 package), after its per-operation finalising of the endpoint
 	// options, but for the key: the SDK's rules do not read it.
+	//lint:ignore SA1019 the SDK still honours the deprecated switch; so must the fast path.
+	legacyDualStack := o.UseDualstack
 	dualStack := o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled ||
-		o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateUnset && o.UseDualstack
+		o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateUnset && legacyDualStack
 	ep, err := o.EndpointResolverV2.ResolveEndpoint(context.Background(), s3.EndpointParameters{
 		Bucket:                         aws.String(bucket),
 		Region:                         aws.String(o.Region),

@@ -106,6 +106,7 @@ var fastConfigs = []clientConfig{
 	{"bucket with dots, us-east-1", "vpr.results.example.com", bare("us-east-1", nil)},
 	{"FIPS", "vpr-results", bare("us-east-1", func(o *s3.Options) { o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled })},
 	{"dual-stack", "vpr-results", bare("eu-west-1", func(o *s3.Options) { o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled })},
+	//lint:ignore SA1019 clients may still set it, and the SDK honours it.
 	{"dual-stack, the deprecated switch", "vpr-results", bare("eu-west-1", func(o *s3.Options) { o.UseDualstack = true })},
 	{"FIPS and dual-stack", "vpr-results", bare("us-gov-west-1", func(o *s3.Options) {
 		o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
@@ -323,6 +324,7 @@ func TestFallback(t *testing.T) {
 				EndpointResolverV2: headerResolver{s3.NewDefaultEndpointResolverV2()}})},
 		{name: "v1 endpoint resolver", bucket: "vpr-results", why: "v1 EndpointResolver",
 			client: s3.New(s3.Options{Region: "eu-west-1", Credentials: static, UsePathStyle: true,
+				//lint:ignore SA1019 clients may still set it: the fast path must refuse it.
 				EndpointResolver: s3.EndpointResolverFromURL("http://127.0.0.1:4568")})},
 		{name: "API options", bucket: "vpr-results", why: "API options",
 			client: s3.New(s3.Options{Region: "eu-west-1", Credentials: static,
