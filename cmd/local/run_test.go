@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -76,27 +75,15 @@ func waitHealthy(t *testing.T, base string) {
 
 func call(t *testing.T, method, u, token, body string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	var kv []string
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		kv = append(kv, "Authorization", "Bearer "+token)
 	}
 	if body != "" {
 		// The development endpoints take JSON only (415 otherwise).
-		req.Header.Set("Content-Type", "application/json")
+		kv = append(kv, "Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return send(t, method, u, body, kv...)
 }
 
 func decodeJSON(t *testing.T, b []byte) map[string]any {
