@@ -53,14 +53,21 @@ func Unavailable(err error) bool {
 	}
 	// An unmodelled 429 or a 503 (S3's ServiceUnavailable) is the service
 	// itself saying "later".
-	var resp interface{ HTTPStatusCode() int }
-	if errors.As(err, &resp) {
-		switch resp.HTTPStatusCode() {
-		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			return true
-		}
+	switch StatusCode(err) {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return true
 	}
 	return false
+}
+
+// StatusCode is the HTTP status of the answer an SDK error came with, or 0
+// when there was none.
+func StatusCode(err error) int {
+	var resp interface{ HTTPStatusCode() int }
+	if errors.As(err, &resp) {
+		return resp.HTTPStatusCode()
+	}
+	return 0
 }
 
 // Classify returns err wrapped in status.ErrUnavailable when Unavailable(err),

@@ -265,7 +265,7 @@ func notFound(err error) bool {
 			return true
 		}
 	}
-	return httpStatus(err) == http.StatusNotFound
+	return awsfault.StatusCode(err) == http.StatusNotFound
 }
 
 // forbidden reports whether S3 refused the request (403).
@@ -277,14 +277,5 @@ func forbidden(err error) bool {
 			return true
 		}
 	}
-	return httpStatus(err) == http.StatusForbidden
-}
-
-// httpStatus is the status code of the answer err came with, or 0.
-func httpStatus(err error) int {
-	var resp interface{ HTTPStatusCode() int }
-	if errors.As(err, &resp) {
-		return resp.HTTPStatusCode()
-	}
-	return 0
+	return awsfault.StatusCode(err) == http.StatusForbidden
 }
