@@ -8,6 +8,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PEERS=${VPR_PEERS_DIR:-$repo/.peers}
+# The project's toolchain (see go.mod), for the go install below.
+export GOTOOLCHAIN=go1.26.10
 
 DYNALITE_VERSION=4.0.0
 S3RVER_VERSION=3.7.1
