@@ -57,7 +57,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 		logger.Error("refusing to start: "+errNotInLambda.Error()+". This is the Lambda function; "+
 			"to run the service locally, use go run ./cmd/local (in memory, no AWS account) "+
 			"or go run ./cmd/local -backend aws (DynamoDB and S3); to run this binary as Lambda does, "+
-			"start it under the Lambda Runtime Interface Emulator (see the README's Tests)",
+			"start it under the Lambda Runtime Interface Emulator (see docs/testing.md)",
 			"err", errNotInLambda)
 		return errNotInLambda
 	}
