@@ -32,16 +32,47 @@
 //     maximum interval), with the same jitter.
 //   - 401. The token source is called once more and the request repeated at
 //     once; a second 401 fails with [ErrUnauthorized].
-//   - 403, 404, 410, any other error status, and a body that is not the
-//     expected JSON end the poll at once, without a retry.
+//   - 403, 404, 410, any other error status, a redirect, and a body that
+//     is not the expected JSON end the poll at once, without a retry.
 //   - The context. Wait returns ctx.Err() when ctx ends, and fails at once
 //     with [context.DeadlineExceeded] when the next wait could not end
 //     before ctx's deadline.
 //
 // COMPLETED and FAILED end the poll; FAILED is a result, not an error.
 //
-// A result URL is a bearer secret until it expires: this package never puts
-// one in an error.
+// # Untrusted answers
+//
+// The two clients treat every answer as untrusted input, a proxy gone wrong
+// or a compromised host included:
+//
+//   - No token on redirects. The API never redirects a poll, so a status
+//     request is never redirected: a 3xx (but 304) is an error that names
+//     its Location, and no second request is made. This holds for a client
+//     given with [WithHTTPClient] too (its copy refuses redirects; the
+//     caller's is not changed). Result fetches carry no token, and follow
+//     redirects.
+//   - Bounded bodies. A status or error body is read up to 64 KiB, a result
+//     up to 32 MiB, after decompression; a Content-Length over the bound is
+//     refused before reading. The status code is read first: a 401 or 503
+//     whose body is over the bound is still a 401 (after the one fresh
+//     token, [ErrUnauthorized]) or a 503 (retried); only a 200 or 202 status
+//     body, or a result, over its bound is an error.
+//   - Bounded time. Each request, headers and body, is bounded by the HTTP
+//     client's Timeout: 30 s by default ([WithHTTPClient] brings its own).
+//     Expiry is a network error, retried like one.
+//   - Answers that agree. A 200 or 202 body must be JSON of the job asked
+//     for (job_id equal to the id, letter case aside), with a state that
+//     agrees with the code: PENDING or PROCESSING on a 202, COMPLETED or
+//     FAILED on a 200. A FAILED body's error must be a string; a COMPLETED
+//     body's result_url an absolute https: URL (http: too when the base URL
+//     is http:, for local development), without credentials, with a valid
+//     port. Anything else is a malformed answer, not retried.
+//   - No secrets in errors. A result URL is a bearer secret until it
+//     expires: no error of this package holds one, or its query.
+//
+// Server-controlled text (problem details, a FAILED job's error) reaches
+// [APIError] and [Status] as received: a program that prints it to a
+// terminal escapes control characters first, as cmd/vprpoll does.
 package client
 
 import (
@@ -69,12 +100,14 @@ const (
 // Client polls one deployment of the status API. It is safe for concurrent
 // use by multiple goroutines.
 type Client struct {
-	base      string // the base URL, without a trailing slash
-	token     func(context.Context) (string, error)
-	hc        *http.Client
-	userAgent string
-	minWait   time.Duration
-	maxWait   time.Duration
+	base       string // the base URL, without a trailing slash
+	baseScheme string // "http" or "https": which result URLs are usable
+	token      func(context.Context) (string, error)
+	hc         *http.Client // result fetches, as given
+	statusHC   *http.Client // status requests: hc, refusing redirects
+	userAgent  string
+	minWait    time.Duration
+	maxWait    time.Duration
 
 	// Hooks for tests (export_test.go): the clock and the sleep behind
 	// every wait.
@@ -103,7 +136,10 @@ func WithToken(token func(context.Context) (string, error)) Option {
 
 // WithHTTPClient sets the HTTP client of every request, status and result
 // alike. The default is an http.Client on http.DefaultTransport with a 30 s
-// timeout per request.
+// timeout per request. Status requests go through a copy of hc that refuses
+// every redirect (the caller's hc is not modified); its Timeout bounds each
+// request, so a client without one lets a stalled server hold a poll until
+// ctx ends.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
@@ -148,20 +184,51 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("vprstatus client: base URL %q: want http(s)://host[/prefix], without credentials, query or fragment", u.Redacted())
 	}
 	c := &Client{
-		base:      strings.TrimRight(u.String(), "/"),
-		hc:        &http.Client{Timeout: defaultTimeout},
-		userAgent: defaultUserAgent,
-		minWait:   defaultMinWait,
-		maxWait:   defaultMaxWait,
-		now:       time.Now,
-		sleep:     sleep,
+		base:       strings.TrimRight(u.String(), "/"),
+		baseScheme: u.Scheme,
+		hc:         &http.Client{Timeout: defaultTimeout},
+		userAgent:  defaultUserAgent,
+		minWait:    defaultMinWait,
+		maxWait:    defaultMaxWait,
+		now:        time.Now,
+		sleep:      sleep,
 	}
 	for _, opt := range opts {
 		if err := opt(c); err != nil {
 			return nil, fmt.Errorf("vprstatus client: %w", err)
 		}
 	}
+	c.statusHC = refusingRedirects(c.hc)
 	return c, nil
+}
+
+// refusingRedirects returns a copy of hc whose transport turns every
+// redirect into an error, before http.Client could follow it: Go's keeps
+// Authorization on a redirect to the same host on another port, from
+// https: to http:, or to a subdomain, and the API never redirects a poll.
+// (CheckRedirect would come too late: http.Client fails on a Location it
+// cannot parse before asking it, and that error would read as a network
+// error.) The copy shares hc's Transport, Jar and Timeout.
+func refusingRedirects(hc *http.Client) *http.Client {
+	cp := *hc
+	next := cp.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	cp.Transport = redirectGuard{next}
+	return &cp
+}
+
+// redirectGuard is an http.RoundTripper that answers no redirect.
+type redirectGuard struct{ next http.RoundTripper }
+
+func (g redirectGuard) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := g.next.RoundTrip(r)
+	if err != nil || !isRedirect(resp.StatusCode) {
+		return resp, err
+	}
+	drainClose(resp.Body)
+	return nil, newRedirectError(resp)
 }
 
 // Status asks for the state of job jobID once: one request, repeated only
@@ -178,7 +245,7 @@ func (c *Client) Status(ctx context.Context, jobID string) (*Status, error) {
 	}
 	switch a.code {
 	case http.StatusOK, http.StatusAccepted:
-		return a.status(jobID)
+		return c.decode(a, jobID)
 	case http.StatusNotModified:
 		return nil, malformed(a.code, errors.New("304 to a request without If-None-Match"))
 	}
@@ -190,13 +257,20 @@ type answer struct {
 	code          int
 	etag          string
 	retryAfter    time.Duration
-	hasRetryAfter bool // a usable Retry-After came with the answer
-	body          []byte
+	hasRetryAfter bool   // a usable Retry-After came with the answer
+	body          []byte // at most maxStatusBody bytes
+	tooLarge      bool   // the body was over maxStatusBody: body is its start, or empty
 }
 
-// status decodes a 200 or 202 answer to a request for jobID.
-func (a *answer) status(jobID string) (*Status, error) {
-	s, err := decodeStatus(a.body, jobID)
+// decode decodes a 200 or 202 answer to a request for jobID.
+func (c *Client) decode(a *answer, jobID string) (*Status, error) {
+	if a.tooLarge {
+		return nil, malformed(a.code, fmt.Errorf("%w (over %d bytes)", errTooLarge, maxStatusBody))
+	}
+	s, err := decodeStatus(a.body, jobID, c.baseScheme)
+	if err == nil {
+		err = stateAgrees(a.code, s.State)
+	}
 	if err != nil {
 		return nil, malformed(a.code, err)
 	}
@@ -242,27 +316,60 @@ func (c *Client) send(ctx context.Context, jobID, etag string) (*answer, error) 
 	if etag != "" {
 		req.Header.Set("If-None-Match", etag)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.statusHC.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
+		var re *redirectError
+		switch {
+		case ctx.Err() != nil:
 			return nil, ctx.Err()
+		case errors.As(err, &re):
+			return nil, re
 		}
 		return nil, &netError{err}
 	}
 	defer drainClose(resp.Body)
-	body, err := readAtMost(resp.Body, maxStatusBody)
-	if err != nil {
+	// The code counts before the size: a 401 or 503 with a body over the
+	// bound is still a 401 or 503.
+	body, err := readAtMost(resp.Body, resp.ContentLength, maxStatusBody)
+	tooLarge := errors.Is(err, errTooLarge)
+	if err != nil && !tooLarge {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if errors.Is(err, errTooLarge) {
-			return nil, malformed(resp.StatusCode, err)
-		}
 		return nil, &netError{fmt.Errorf("reading the %d answer: %w", resp.StatusCode, err)}
 	}
-	a := &answer{code: resp.StatusCode, etag: resp.Header.Get("ETag"), body: body}
+	a := &answer{code: resp.StatusCode, etag: resp.Header.Get("ETag"), body: body, tooLarge: tooLarge}
 	a.retryAfter, a.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 	return a, nil
+}
+
+// isRedirect: a 3xx other than 304, which is an answer of its own.
+func isRedirect(code int) bool {
+	return code >= 300 && code < 400 && code != http.StatusNotModified
+}
+
+// redirectError: a status request answered with a redirect, not followed.
+type redirectError struct {
+	code     int
+	location string // cut to maxLocation bytes
+}
+
+// maxLocation bounds how much of a Location an error repeats.
+const maxLocation = 256
+
+func newRedirectError(resp *http.Response) *redirectError {
+	loc := resp.Header.Get("Location")
+	if len(loc) > maxLocation {
+		loc = strings.ToValidUTF8(loc[:maxLocation], "") + "…"
+	}
+	return &redirectError{code: resp.StatusCode, location: loc}
+}
+
+func (e *redirectError) Error() string {
+	if e.location == "" {
+		return fmt.Sprintf("vprstatus client: status request answered %d, a redirect without a Location: not followed (the API never redirects a poll)", e.code)
+	}
+	return fmt.Sprintf("vprstatus client: status request redirected (%d) to %q: not followed (the API never redirects a poll, and the bearer token must not go along)", e.code, e.location)
 }
 
 func (c *Client) setUserAgent(req *http.Request) {
@@ -281,14 +388,20 @@ func (e *netError) Unwrap() error { return e.err }
 // errTooLarge: a body over its bound.
 var errTooLarge = errors.New("body too large")
 
-// readAtMost reads r to its end, failing if it holds more than limit bytes.
-func readAtMost(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+// readAtMost reads r to its end, failing with errTooLarge if it holds more
+// than limit bytes; then b holds the first limit bytes. A declared length
+// (Content-Length, -1 when unknown) over limit fails before reading, with b
+// empty.
+func readAtMost(r io.Reader, declared, limit int64) (b []byte, err error) {
+	if declared > limit {
+		return nil, fmt.Errorf("%w (Content-Length %d, over %d bytes)", errTooLarge, declared, limit)
+	}
+	b, err = io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w (over %d bytes)", errTooLarge, limit)
+		return b[:limit], fmt.Errorf("%w (over %d bytes)", errTooLarge, limit)
 	}
 	return b, nil
 }
@@ -296,8 +409,9 @@ func readAtMost(r io.Reader, limit int64) ([]byte, error) {
 // drainClose reads a little of what is left of body, so the connection can
 // be reused, and closes it.
 func drainClose(body io.ReadCloser) {
-	io.Copy(io.Discard, io.LimitReader(body, 4<<10))
-	body.Close()
+	// Errors here change nothing: the answer is read already.
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 4<<10))
+	_ = body.Close()
 }
 
 // sleep waits d, or until ctx ends.

@@ -88,7 +88,7 @@ func (a *answer) apiError() *APIError {
 	}
 	// A body that is not a problem leaves the fields empty: the status code
 	// still says what happened.
-	json.Unmarshal(a.body, &p)
+	_ = json.Unmarshal(a.body, &p)
 	e.Title = cmp.Or(p.Title, http.StatusText(a.code))
 	switch {
 	case p.Detail != "":

@@ -166,6 +166,14 @@ func TestMalformedBodies(t *testing.T) {
 		{"COMPLETED without a URL", reply(200, `{"job_id":"`+jobID+`","status":"COMPLETED","created_at":"2026-01-02T03:04:05Z"}`)},
 		{"COMPLETED with a relative URL", reply(200, `{"job_id":"`+jobID+`","status":"COMPLETED","result_url":"/r.json"}`)},
 		{"a 304 to no If-None-Match", reply(304, "")},
+		// The state must agree with the code.
+		{"COMPLETED on a 202", reply(202, completedBody("https://results.example/r.json?sig=x", time.Now().Add(time.Hour)))},
+		{"FAILED on a 202", reply(202, `{"job_id":"`+jobID+`","status":"FAILED","created_at":"2026-01-02T03:04:05Z","error":"no report"}`)},
+		{"PENDING on a 200", reply(200, `{"job_id":"`+jobID+`","status":"PENDING","created_at":"2026-01-02T03:04:05Z"}`)},
+		{"PROCESSING on a 200", reply(200, `{"job_id":"`+jobID+`","status":"PROCESSING","created_at":"2026-01-02T03:04:05Z"}`)},
+		{"FAILED without an error", reply(200, `{"job_id":"`+jobID+`","status":"FAILED","created_at":"2026-01-02T03:04:05Z"}`)},
+		{"FAILED with a null error", reply(200, `{"job_id":"`+jobID+`","status":"FAILED","error":null}`)},
+		{"FAILED with an error that is no string", reply(200, `{"job_id":"`+jobID+`","status":"FAILED","error":{"why":"x"}}`)},
 		{"a body too large", reply(200, `{"job_id":"`+jobID+`","status":"FAILED","error":"`+strings.Repeat("x", 70<<10)+`"}`)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

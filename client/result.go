@@ -20,11 +20,16 @@ const maxResultBody = 32 << 20
 // one [Client.Status] request for a freshly signed URL and tries once more;
 // a 410 to that request is [ErrResultGone]. s is not modified. A storage
 // error answer is an [*APIError] (a second 403, [ErrForbidden]); a body
-// over 32 MiB, or that is not JSON, is an error too. No error holds the
-// URL's query, where its signature is.
+// over 32 MiB, or that is not JSON, is an error too, and so is a
+// ResultURL the package documentation's rules refuse. Result requests
+// follow redirects: they carry no token. No error holds the URL's query,
+// where its signature is.
 func (c *Client) FetchResult(ctx context.Context, s *Status) ([]byte, error) {
 	if s == nil || s.State != stateCompleted || s.ResultURL == "" {
 		return nil, errors.New("vprstatus client: FetchResult needs the status of a COMPLETED job, with its result_url")
+	}
+	if why := resultURLProblem(s.ResultURL, c.baseScheme); why != "" {
+		return nil, fmt.Errorf("vprstatus client: FetchResult: unusable result_url: %s", why)
 	}
 	cur, refreshed := s, false
 	refresh := func() error {
@@ -74,7 +79,7 @@ func (c *Client) getResult(ctx context.Context, rawURL string) ([]byte, error) {
 	defer drainClose(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		// Storage bodies are small; keep what the status bound allows.
-		body, _ := readAtMost(resp.Body, maxStatusBody)
+		body, _ := readAtMost(resp.Body, resp.ContentLength, maxStatusBody)
 		retryAfter, _ := parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 		return nil, &APIError{
 			StatusCode: resp.StatusCode,
@@ -84,7 +89,7 @@ func (c *Client) getResult(ctx context.Context, rawURL string) ([]byte, error) {
 			RetryAfter: retryAfter,
 		}
 	}
-	b, err := readAtMost(resp.Body, maxResultBody)
+	b, err := readAtMost(resp.Body, resp.ContentLength, maxResultBody)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -35,7 +35,8 @@ const (
 //
 // When ctx ends, Wait returns ctx.Err(); when the next wait could not end
 // before ctx's deadline, it returns [context.DeadlineExceeded] at once.
-// Errors otherwise are those of [Client.Status], [ErrRateLimited] when 429s
+// Errors otherwise are those of [Client.Status] (a redirect, or a malformed
+// answer, included), [ErrRateLimited] when 429s
 // exhaust the retries, an [*APIError] of StatusCode 503 when 503s do, and
 // the transport's error, wrapped, when network errors do.
 func (c *Client) Wait(ctx context.Context, jobID string, onUpdate func(*Status)) (*Status, error) {
@@ -63,7 +64,7 @@ func (c *Client) Wait(ctx context.Context, jobID string, onUpdate func(*Status))
 			return nil, err
 		case a.code == http.StatusOK || a.code == http.StatusAccepted:
 			failures = 0
-			s, err := a.status(jobID)
+			s, err := c.decode(a, jobID)
 			if err != nil {
 				return nil, err
 			}
@@ -133,7 +134,7 @@ func (c *Client) backoff(n int) time.Duration {
 
 // jitter lengthens d by 0–10 % of itself: never shorter than asked.
 func jitter(d time.Duration) time.Duration {
-	return d + rand.N(d/10+1)
+	return d + rand.N(d/10+1) // #nosec G404 -- jitter spreads pollers out; nothing depends on it being unpredictable
 }
 
 // parseRetryAfter reads a Retry-After field: delay-seconds (a non-negative
