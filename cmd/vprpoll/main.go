@@ -10,6 +10,13 @@
 // terminal. Stdout gets the final status JSON, or with -fetch the result
 // JSON of a completed job.
 //
+// What the server chose is escaped before it is printed: on stderr every
+// control character (C0, DEL, C1, and bytes that are not UTF-8) in a job's
+// error, a problem's text or a redirect's Location comes out as \xNN,
+// \u00NN, \n or \r; the JSON on stdout has DEL, C1, U+2028 and U+2029
+// written as \uXXXX and no CR, a terminal or not. So no answer can clear
+// the screen, retitle the window or forge a line.
+//
 // Exit status:
 //
 //	0  the job completed
@@ -24,7 +31,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,7 +41,7 @@ func main() {
 	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "vprpoll:", err)
+		printError(os.Stderr, err)
 	}
 	os.Exit(exitCode(err))
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -104,14 +103,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if s.State == "FAILED" {
-		if err := json.NewEncoder(stdout).Encode(s); err != nil {
+	if s.State == "FAILED" || !*fetch {
+		b, err := json.Marshal(s)
+		if err != nil {
 			return err
 		}
-		return &jobFailedError{id: s.JobID, reason: s.Error}
-	}
-	if !*fetch {
-		return json.NewEncoder(stdout).Encode(s)
+		if err := writeJSON(stdout, b); err != nil {
+			return err
+		}
+		if s.State == "FAILED" {
+			return &jobFailedError{id: s.JobID, reason: s.Error}
+		}
+		return nil
 	}
 	b, err := c.FetchResult(ctx, s)
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -120,11 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if !bytes.HasSuffix(b, []byte("\n")) {
-		b = append(b, '\n')
-	}
-	_, err = stdout.Write(b)
-	return err
+	return writeJSON(stdout, b) // FetchResult checked that b is JSON
 }
 
 // isTerminal reports whether w is a terminal (a character device).
@@ -141,7 +140,7 @@ func isTerminal(w io.Writer) bool {
 // terminal one line rewritten in place, each second too (the time in the
 // state goes on).
 type progress struct {
-	w   io.Writer
+	out console
 	tty bool
 	now func() time.Time
 
@@ -154,7 +153,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, tty bool, now func() time.Time) *progress {
-	p := &progress{w: w, tty: tty, now: now}
+	p := &progress{out: console{w}, tty: tty, now: now}
 	if tty {
 		p.stop, p.stopped = make(chan struct{}), make(chan struct{})
 		go p.tick()
@@ -175,7 +174,7 @@ func (p *progress) update(s *client.Status) {
 	if s.RetryAfter > 0 {
 		line += fmt.Sprintf(", asked to wait %v", s.RetryAfter)
 	}
-	fmt.Fprintln(p.w, line)
+	p.out.line(line)
 }
 
 // draw rewrites the terminal's line; p.mu is held.
@@ -184,11 +183,11 @@ func (p *progress) draw() {
 		return
 	}
 	in := p.now().Sub(p.since).Truncate(time.Second)
-	line := fmt.Sprintf("\r\x1b[K%s %s for %v", p.since.Format(time.TimeOnly), p.state, in)
+	line := fmt.Sprintf("%s %s for %v", p.since.Format(time.TimeOnly), p.state, in)
 	if p.asked > 0 {
 		line += fmt.Sprintf(", asked to wait %v", p.asked)
 	}
-	io.WriteString(p.w, line)
+	p.out.redraw(line)
 }
 
 func (p *progress) tick() {
@@ -217,6 +216,6 @@ func (p *progress) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.state != "" {
-		io.WriteString(p.w, "\n")
+		p.out.endLine()
 	}
 }
