@@ -1,5 +1,12 @@
 // Types of vprpoll.js: polling the VPR status API from a web page.
-// The rules the functions follow are in vprpoll.js's module comment.
+// The rules the functions follow are in vprpoll.js's module comment, the
+// Go client's too (package client). In short, every answer is untrusted:
+// status requests are never redirected; bodies are read with byte limits
+// (64 KiB for status and error bodies, maxResultBytes for a result) and
+// every request, headers and body, within requestTimeoutMs; a status body
+// must be for the job asked, with a state that agrees with its code, a
+// string error when FAILED and an https: result_url when COMPLETED; no
+// error message or cause holds a URL's query.
 
 /** A job's state, as the status API reports it. */
 export type JobState = "PENDING" | "PROCESSING" | "COMPLETED" | "FAILED";
@@ -87,6 +94,13 @@ export interface CommonOptions {
   signal?: AbortSignal;
   /** An overall deadline, in milliseconds: passing it rejects with code "timeout". */
   maxWaitMs?: number;
+  /**
+   * The longest one request may take, headers and whole body, in
+   * milliseconds (default 30000, as the Go client's). Expiry counts as a
+   * network failure: pollStatus retries it like one, and gives up with code
+   * "network"; fetchResult does not retry.
+   */
+  requestTimeoutMs?: number;
   /** Replaces globalThis.fetch, e.g. in tests or to observe every answer. */
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
 }
@@ -106,7 +120,14 @@ export interface PollOptions extends CommonOptions {
 }
 
 /** Options of fetchResult. */
-export type ResultOptions = CommonOptions;
+export interface ResultOptions extends CommonOptions {
+  /**
+   * The largest result body to read, in bytes, after decompression (default
+   * 33554432, 32 MiB). A result over it rejects with code "server"; reading
+   * stops at the limit.
+   */
+  maxResultBytes?: number;
+}
 
 /** Why a poll or a result fetch failed. */
 export class VprStatusError extends Error {
@@ -118,15 +139,17 @@ export class VprStatusError extends Error {
   /**
    * unauthorized (401: sign in again), forbidden (403), not_found (404),
    * gone (410: regenerate the report), rate_limited (429), unavailable (503),
-   * server (any other answer, or an unexpected body), network (no answer; a
+   * server (any other answer: a redirect, an unexpected body, one over its
+   * byte limit), network (no complete answer within requestTimeoutMs; a
    * CORS refusal looks the same), timeout (maxWaitMs passed).
    */
   readonly code: VprStatusErrorCode;
-  /** The HTTP status; 0 when there was no answer (network, timeout). */
+  /** The HTTP status; 0 when there was no answer (network, timeout) or a browser's opaque redirect. */
   readonly status: number;
   /**
-   * The parsed body of the answer, when it was JSON: the problem details
-   * (a Problem) of an error answer, or the unexpected body of a "server" error.
+   * The parsed body of the answer, when it was JSON within its limit: the
+   * problem details (a Problem) of an error answer, or the unexpected body
+   * of a "server" error, its result_url cut to origin and path.
    */
   readonly body: unknown;
   /** What Retry-After asked, in milliseconds, on a 429 or 503 that sent it. */
