@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,8 +37,14 @@ func TestBrowser(t *testing.T) {
 	began := time.Now()
 	t.Cleanup(func() { t.Logf("browser test: %v", time.Since(began).Round(100*time.Millisecond)) })
 
-	// The frontend's origin: a page served by another server.
-	page := httptest.NewServer(http.FileServer(http.Dir("testdata")))
+	// The frontend's origin: a page served by another server, which also
+	// plays a hostile status server under /hostile/.
+	var elsewhere atomic.Int32 // requests that followed a redirect
+	mux := http.NewServeMux()
+	mux.Handle("/", http.FileServer(http.Dir("testdata")))
+	mux.Handle("/hostile/{kind}/", hostile(t))
+	mux.HandleFunc("/elsewhere", func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) })
+	page := httptest.NewServer(mux)
 	t.Cleanup(page.Close)
 	base, _ := startLocal(t, "-cors-origins", page.URL)
 	browser := startBrowser(t, execPath)
@@ -51,6 +61,26 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("scenario: %v", err)
 		}
 		checkScenario(t, got)
+		if ex := exceptions(); len(ex) > 0 {
+			t.Errorf("uncaught exceptions in the page: %q", ex)
+		}
+	})
+
+	t.Run("a hostile status server", func(t *testing.T) {
+		t.Parallel()
+		tab, exceptions := newTab(t, browser, 40*time.Second)
+		if err := chromedp.Do(tab, chromedp.Navigate(page.URL+"/hostile.html")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := chromedp.Run(tab, chromedp.Evaluate[map[string]hostileOutcome](
+			fmt.Sprintf("window.hostile(%q)", base), chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("hostile: %v", err)
+		}
+		checkHostile(t, got)
+		if n := elsewhere.Load(); n != 0 {
+			t.Errorf("%d requests followed a status request's redirect", n)
+		}
 		if ex := exceptions(); len(ex) > 0 {
 			t.Errorf("uncaught exceptions in the page: %q", ex)
 		}
@@ -212,6 +242,113 @@ func checkScenario(t *testing.T, got scenarioResult) {
 	}
 	if last := polls[len(polls)-1]; last.Status != 200 {
 		t.Errorf("the last poll answered %d", last.Status)
+	}
+}
+
+// hostileOutcome is how one call of testdata/hostile.html ended.
+type hostileOutcome struct {
+	Code, Message, Cause string
+	Status               int
+	Ms                   float64
+}
+
+// hostile serves /hostile/{kind}/…: a status server that misbehaves in the
+// way kind says.
+func hostile(t *testing.T) http.Handler {
+	const jobID = "11111111-1111-4111-8111-111111111111"
+	spaces := []byte(strings.Repeat(" ", 32<<10))
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(make([]byte, 1<<20))
+	zw.Close()
+	member := gz.Bytes() // 1 MiB of zeros; sent again and again, a bomb
+	// endless writes chunk until the client hangs up (a GiB at most).
+	endless := func(w http.ResponseWriter, chunk []byte) {
+		for sent := 0; sent < 1<<30; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		t.Error("the browser read a GiB of an endless body")
+	}
+	answer := func(w http.ResponseWriter, code int, body string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		io.WriteString(w, body)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A stalled answer ends when the browser hangs up, or after 30 s.
+		stalled, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		switch r.PathValue("kind") {
+		case "redirect":
+			http.Redirect(w, r, "/elsewhere?sig=secret", http.StatusFound)
+		case "endless":
+			w.WriteHeader(http.StatusAccepted)
+			endless(w, spaces)
+		case "gzip":
+			w.Header().Set("Content-Encoding", "gzip")
+			w.WriteHeader(http.StatusAccepted)
+			endless(w, member)
+		case "drip":
+			w.WriteHeader(http.StatusAccepted)
+			for {
+				w.Write([]byte(" "))
+				http.NewResponseController(w).Flush()
+				select {
+				case <-stalled.Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		case "silent":
+			<-stalled.Done()
+		case "contradicts":
+			answer(w, http.StatusAccepted, `{"job_id":"`+jobID+`","status":"COMPLETED","result_url":"https://results.example/r.json","result_url_expires_at":"2999-01-01T00:00:00Z"}`)
+		case "otherjob":
+			answer(w, http.StatusAccepted, `{"job_id":"22222222-2222-4222-8222-222222222222","status":"PENDING","created_at":"2026-01-02T03:04:05Z"}`)
+		case "dataurl":
+			answer(w, http.StatusOK, `{"job_id":"`+jobID+`","status":"COMPLETED","result_url":"data:application/json,{}","result_url_expires_at":"2999-01-01T00:00:00Z"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// checkHostile judges what testdata/hostile.html saw: each misbehaviour is
+// the error the module's rules say, in about the time they allow.
+func checkHostile(t *testing.T, got map[string]hostileOutcome) {
+	t.Helper()
+	const requestTimeout = 300.0 // ms, as the page asks
+	for kind, want := range map[string]struct {
+		code, message string
+		minMs, maxMs  float64
+	}{
+		// An opaque redirect: no status, no Location to read.
+		"redirect":    {"server", "redirected: not followed", 0, 5000},
+		"endless":     {"server", "over 65536 bytes", 0, 5000},
+		"gzip":        {"server", "over 65536 bytes", 0, 5000},
+		"drip":        {"network", "requestTimeoutMs (300 ms)", 5*requestTimeout - 50, 20000},
+		"silent":      {"network", "requestTimeoutMs (300 ms)", 5*requestTimeout - 50, 20000},
+		"contradicts": {"server", "a COMPLETED state, which a 202 does not carry", 0, 5000},
+		"otherjob":    {"server", "job_id of another job", 0, 5000},
+		"dataurl":     {"server", "unusable result_url", 0, 5000},
+		"aborted":     {"the abort's reason", "", 0, 2000},
+		"bigResult":   {"server", "maxResultBytes", 0, 5000},
+	} {
+		o, ok := got[kind]
+		t.Logf("%s: %s after %.0f ms: %s", kind, o.Code, o.Ms, o.Message)
+		switch {
+		case !ok:
+			t.Errorf("%s: no outcome", kind)
+		case o.Code != want.code || !strings.Contains(o.Message, want.message):
+			t.Errorf("%s: %s %q, want %s with %q", kind, o.Code, o.Message, want.code, want.message)
+		case o.Ms < want.minMs || o.Ms > want.maxMs:
+			t.Errorf("%s: ended after %.0f ms, want %.0f to %.0f", kind, o.Ms, want.minMs, want.maxMs)
+		}
+		if strings.Contains(o.Message, "secret") {
+			t.Errorf("%s: the message holds a query: %q", kind, o.Message)
+		}
 	}
 }
 
