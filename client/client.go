@@ -47,7 +47,7 @@
 //
 //   - No token on redirects. The API never redirects a poll, so a status
 //     request is never redirected: a 3xx (but 304) is an error that names
-//     its Location, and no second request is made. This holds for a client
+//     its Location (without its query), and no second request is made. This holds for a client
 //     given with [WithHTTPClient] too (its copy refuses redirects; the
 //     caller's is not changed). Result fetches carry no token, and follow
 //     redirects.
@@ -68,7 +68,8 @@
 //     is http:, for local development), without credentials, with a valid
 //     port. Anything else is a malformed answer, not retried.
 //   - No secrets in errors. A result URL is a bearer secret until it
-//     expires: no error of this package holds one, or its query.
+//     expires: no error of this package holds a URL's query (where a
+//     presigned URL's signature is) or credentials.
 //
 // Server-controlled text (problem details, a FAILED job's error) reaches
 // [APIError] and [Status] as received: a program that prints it to a
@@ -359,6 +360,14 @@ const maxLocation = 256
 
 func newRedirectError(resp *http.Response) *redirectError {
 	loc := resp.Header.Get("Location")
+	// Without what may be secret, as every error here: query, fragment and
+	// credentials.
+	if u, err := url.Parse(loc); err == nil {
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		loc = u.String()
+	} else if i := strings.IndexAny(loc, "?#"); i >= 0 {
+		loc = loc[:i]
+	}
 	if len(loc) > maxLocation {
 		loc = strings.ToValidUTF8(loc[:maxLocation], "") + "…"
 	}

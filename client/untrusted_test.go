@@ -185,11 +185,20 @@ func TestRedirectCodes(t *testing.T) {
 			t.Errorf("Status = %v, want a redirect error", err)
 		}
 	})
+	t.Run("a Location's query and credentials are left out", func(t *testing.T) {
+		u := strings.Replace(target.URL, "//", "//user:pass@", 1)
+		srv := newServer(t, reply(302, "", "Location", u+"/x?sig=secret#frag"))
+		_, err := newClient(t, srv.URL, newClock(time.Now())).Status(context.Background(), jobID)
+		if err == nil || !strings.Contains(err.Error(), strconv.Quote(target.URL+"/x")) || strings.ContainsAny(err.Error(), "?#") ||
+			strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "pass") {
+			t.Errorf("Status = %v, want a redirect error naming %q", err, target.URL+"/x")
+		}
+	})
 	t.Run("a Location that is no URL", func(t *testing.T) {
-		srv := newServer(t, reply(302, "", "Location", target.URL+"/%zz"))
+		srv := newServer(t, reply(302, "", "Location", target.URL+"/%zz?sig=secret"))
 		_, err := newClient(t, srv.URL, newClock(time.Now())).Wait(context.Background(), jobID, nil)
-		if err == nil || !strings.Contains(err.Error(), "%zz") {
-			t.Errorf("Wait = %v, want a redirect error naming the Location", err)
+		if err == nil || !strings.Contains(err.Error(), "%zz") || strings.Contains(err.Error(), "secret") {
+			t.Errorf("Wait = %v, want a redirect error naming the Location, without its query", err)
 		}
 		checkRequests(t, srv, 1) // not retried as a network error
 	})

@@ -270,7 +270,7 @@ func TestHostileText(t *testing.T) {
 		}, []string{jobID}, 3},
 		// The transport refuses C0 in a header field (a network error); C1 and
 		// bytes that are not UTF-8 pass.
-		{"a redirect's Location", []http.HandlerFunc{answer(302, "", "Location", "/x?\u009b2J\x9b31m")}, []string{jobID}, 5},
+		{"a redirect's Location", []http.HandlerFunc{answer(302, "", "Location", "/x/\u009b2J\x9b31m?\u009b")}, []string{jobID}, 5},
 		{"an unknown state", []http.HandlerFunc{answer(200, `{"job_id":"`+jobID+`","status":`+str+`}`)}, []string{jobID}, 5},
 		{"a result, with -fetch", []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"job_id":%q,"status":"COMPLETED","result_url":%q}`, jobID, srv.URL+"/results/hostile.json")
