@@ -58,8 +58,9 @@
 //     token, [ErrUnauthorized]) or a 503 (retried); only a 200 or 202 status
 //     body, or a result, over its bound is an error.
 //   - Bounded time. Each request, headers and body, is bounded by the HTTP
-//     client's Timeout: 30 s by default ([WithHTTPClient] brings its own).
-//     Expiry is a network error, retried like one.
+//     client's Timeout: 30 s by default, and for a client given with
+//     [WithHTTPClient] without a Timeout of its own. Expiry is a network
+//     error, retried like one.
 //   - Answers that agree. A 200 or 202 body must be JSON of the job asked
 //     for (job_id equal to the id, letter case aside), with a state that
 //     agrees with the code: PENDING or PROCESSING on a 202, COMPLETED or
@@ -138,13 +139,19 @@ func WithToken(token func(context.Context) (string, error)) Option {
 // WithHTTPClient sets the HTTP client of every request, status and result
 // alike. The default is an http.Client on http.DefaultTransport with a 30 s
 // timeout per request. Status requests go through a copy of hc that refuses
-// every redirect (the caller's hc is not modified); its Timeout bounds each
-// request, so a client without one lets a stalled server hold a poll until
-// ctx ends.
+// every redirect (the caller's hc is not modified). hc's Timeout bounds each
+// request; a client without one (an http.Client's zero value) is used
+// through a copy with the default 30 s, so that a stalled server cannot hold
+// a poll until ctx ends: give hc a Timeout of its own for another bound.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
 			return errors.New("WithHTTPClient: nil client")
+		}
+		if hc.Timeout <= 0 {
+			cp := *hc
+			cp.Timeout = defaultTimeout
+			hc = &cp
 		}
 		c.hc = hc
 		return nil

@@ -13,3 +13,8 @@ func WithClock(now func() time.Time, sleep func(context.Context, time.Duration) 
 		return nil
 	}
 }
+
+// Timeouts are the per-request bounds of c's status and result requests.
+func (c *Client) Timeouts() (status, result time.Duration) {
+	return c.statusHC.Timeout, c.hc.Timeout
+}

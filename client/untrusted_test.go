@@ -430,3 +430,35 @@ func TestResultURLs(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestTimeoutBounded: every request has a bound, with a client
+// given without a Timeout too, and the caller's client is not changed.
+func TestRequestTimeoutBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hc   *http.Client // nil: the default
+		want time.Duration
+	}{
+		{"the default client", nil, 30 * time.Second},
+		{"a client without a Timeout", &http.Client{}, 30 * time.Second},
+		{"a client with its own Timeout", &http.Client{Timeout: 5 * time.Minute}, 5 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []client.Option
+			if tc.hc != nil {
+				opts = append(opts, client.WithHTTPClient(tc.hc))
+			}
+			c, err := client.New("https://api.example.com", opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, result := c.Timeouts()
+			if status != tc.want || result != tc.want {
+				t.Errorf("timeouts: status %v, result %v; want %v", status, result, tc.want)
+			}
+			if tc.hc != nil && tc.name == "a client without a Timeout" && tc.hc.Timeout != 0 {
+				t.Errorf("the caller's client was changed: Timeout %v", tc.hc.Timeout)
+			}
+		})
+	}
+}
