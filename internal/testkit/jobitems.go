@@ -106,6 +106,8 @@ var jobItems = []JobItem{
 	{Name: "ttl-fraction", Rule: "ttl is a whole number", Code: 202, Line: linePending},
 	{Name: "no-ttl", Rule: "ttl is required (without it the job never expires)", Code: 202, Line: linePending},
 	{Name: "status-case-variant", Rule: "no attribute differs from one the service reads only in case", Code: 202, Line: linePending},
+	{Name: "only-job-id", Rule: "user_id, status, created_at and ttl are required (with none of the attributes it reads, the store finds no job)",
+		Code: 404, BadData: true, Line: "404 not found: the item has none of the attributes the service reads ("},
 	{Name: "ttl-case-variant", Rule: "ttl is spelt in lower case (TTL is another attribute, which nothing reads)", Code: 202, Line: linePending},
 }
 
