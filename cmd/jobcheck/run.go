@@ -107,21 +107,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	now := time.Now()
 
-	var aws *awsenv.Backends
+	var backends *awsenv.Backends
 	if *tableName != "" || *bucket != "" {
 		var err error
-		if aws, err = loadAWS(ctx, getenv, *tableName, *bucket); err != nil {
+		if backends, err = loadAWS(ctx, getenv, *tableName, *bucket); err != nil {
 			return err
 		}
 	}
 	var signer status.URLSigner
 	if *bucket != "" {
-		signer = aws.Results
+		signer = backends.Results
 	}
 
 	if *tableName != "" {
-		v, err := check(ctx, aws.Jobs, signer, *bucket, *id, now)
+		// The store awsenv builds, over a client that notes what it read.
+		rd := &reads{next: backends.DynamoDB}
+		store := dynamo.New(rd, *tableName, dynamo.WithCallTimeout(backends.Settings.CallTimeout))
+		v, err := check(ctx, store, signer, *bucket, *id, now)
 		if errors.Is(err, errNotFound) {
+			if v, ok := noAttributes(rd); ok {
+				return report(stdout, v, exitBadData)
+			}
 			return report(stdout, verdict{code: 404, why: fmt.Sprintf("not found: no item with job_id %q in table %s", *id, *tableName)}, exitUsage)
 		}
 		if err != nil {
@@ -151,19 +157,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if problem != "" {
 		return report(stdout, verdict{code: 404, why: problem, bad: true}, exitBadData)
 	}
-	t := &table{item: it}
-	v, err := check(ctx, dynamo.New(t.client(), "jobcheck"), signer, *bucket, key, now)
+	rd := &reads{next: (&table{item: it}).client()}
+	v, err := check(ctx, dynamo.New(rd, "jobcheck"), signer, *bucket, key, now)
 	if errors.Is(err, errNotFound) {
-		_, projected := t.lastRead()
-		v = verdict{code: 404, bad: true,
-			why: "not found: the item has none of the attributes the service reads (" + strings.Join(projected, ", ") + "), so the store reads it as no item"}
+		v, _ = noAttributes(rd) // the table holds the item, and has been asked for its key
 		err = nil
 	}
 	if err != nil {
 		return err
 	}
-	v.details = append(v.details, ignored(it, t)...)
+	v.details = append(v.details, ignored(it, rd)...)
 	return report(stdout, v, exitFor(v))
+}
+
+// noAttributes is the verdict on an item that the store took for no item
+// because it has none of the attributes the store reads, if rd saw one.
+func noAttributes(rd *reads) (verdict, bool) {
+	projected, found := rd.last()
+	return verdict{code: 404, bad: true,
+		why: "not found: the item has none of the attributes the service reads (" + strings.Join(projected, ", ") + "), so the store reads it as no item",
+	}, found
 }
 
 // exitFor is the exit status of v.
@@ -218,8 +231,8 @@ func jobID(it *item) (id, problem string) {
 
 // ignored lists the item's attributes that the store did not read, and
 // names those that differ from one it reads only in case.
-func ignored(it *item, t *table) []string {
-	_, projected := t.lastRead()
+func ignored(it *item, rd *reads) []string {
+	projected, _ := rd.last()
 	var plain, variants []string
 	for _, name := range it.names {
 		if name == keyName || slices.Contains(projected, name) {

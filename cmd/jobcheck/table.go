@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/careervp/vprstatus/dynamo"
 )
 
 // table is a DynamoDB table holding one item, in the client's transport:
@@ -23,11 +26,6 @@ import (
 // store never sees the others (a "Status" beside "status", say).
 type table struct {
 	item *item
-
-	mu sync.Mutex
-	// What the last GetItem asked for and got, for the verdict's details.
-	keyMatched bool
-	projected  []string // the names the projection listed
 }
 
 // client returns a DynamoDB client whose only endpoint is t. awsenv builds
@@ -86,13 +84,8 @@ func (t *table) RoundTrip(r *http.Request) (*http.Response, error) {
 			names = append(names, name)
 		}
 	}
-	matched := t.matches(req.Key)
-	t.mu.Lock()
-	t.keyMatched, t.projected = matched, names
-	t.mu.Unlock()
-
 	var out bytes.Buffer
-	if matched {
+	if t.matches(req.Key) {
 		out.WriteString(`{"Item":{`)
 		n := 0
 		for _, name := range names {
@@ -136,13 +129,6 @@ func sameJSON(a, b json.RawMessage) bool {
 	return json.Unmarshal(a, &va) == nil && json.Unmarshal(b, &vb) == nil && reflect.DeepEqual(va, vb)
 }
 
-// lastRead is what the last GetItem asked for and whether it named the item.
-func (t *table) lastRead() (keyMatched bool, projected []string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.keyMatched, t.projected
-}
-
 // fail answers with a DynamoDB error, which the SDK reports as such.
 func (t *table) fail(r *http.Request, code, msg string) *http.Response {
 	b, _ := json.Marshal(map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + code, "message": msg})
@@ -161,4 +147,40 @@ func response(r *http.Request, code int, body []byte) *http.Response {
 		ContentLength: int64(len(body)),
 		Request:       r,
 	}
+}
+
+// reads passes the store's GetItem on, and notes what it asked for and
+// whether an item came back: an item without any attribute the store reads
+// comes back empty, which the store takes for no item at all.
+type reads struct {
+	next dynamo.GetItemAPI
+
+	mu        sync.Mutex
+	projected []string // the attribute names of the last projection
+	found     bool     // the last GetItem found an item
+}
+
+var _ dynamo.GetItemAPI = (*reads)(nil)
+
+func (r *reads) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	out, err := r.next.GetItem(ctx, in, optFns...)
+	var names []string
+	for path := range strings.SplitSeq(aws.ToString(in.ProjectionExpression), ",") {
+		path = strings.TrimSpace(path)
+		if name, ok := in.ExpressionAttributeNames[path]; ok {
+			path = name
+		}
+		names = append(names, path)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.projected, r.found = names, err == nil && out != nil && out.Item != nil
+	return out, err
+}
+
+// last returns what the last GetItem projected and whether it found an item.
+func (r *reads) last() (projected []string, found bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.projected, r.found
 }
