@@ -137,6 +137,11 @@ func TestOpenAPIContractCORS(t *testing.T) {
 			checkFields(t, w.Header(), tc.headers)
 			if r.Method == http.MethodOptions && tc.origins != nil {
 				checkFields(t, w.Header(), map[string]string{"RateLimit": "", "RateLimit-Policy": ""})
+				// The validator reads a string-typed field's first line only:
+				// what it checked must be the whole field.
+				if vary := w.Header().Values("Vary"); len(vary) != 1 {
+					t.Errorf("Vary in %d lines %q, want one", len(vary), vary)
+				}
 			}
 		})
 	}
