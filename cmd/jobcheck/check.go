@@ -128,12 +128,12 @@ func check(ctx context.Context, store status.JobStore, signer status.URLSigner, 
 	if job != nil {
 		v.details = append(v.details, describeJob(job, now)...)
 	}
-	switch {
-	case job == nil:
-	case job.State == status.Completed && job.ResultKey != "" && !checked:
-		v.details = append(v.details, fmt.Sprintf("%-13s not checked: -bucket NAME checks that it exists (the service answers 410 when it does not)", "result object"))
-	case w.Code == http.StatusOK && state == string(status.Completed):
-		v.details = append(v.details, fmt.Sprintf("%-13s s3://%s/%s exists", "result object", bucket, job.ResultKey))
+	if w.Code == http.StatusOK && state == string(status.Completed) && job != nil {
+		if checked {
+			v.details = append(v.details, fmt.Sprintf("%-13s s3://%s/%s exists", "result object", bucket, job.ResultKey))
+		} else {
+			v.details = append(v.details, fmt.Sprintf("%-13s not checked: -bucket NAME checks that it exists (the service answers 410 when it does not)", "result object"))
+		}
 	}
 	return v, nil
 }
