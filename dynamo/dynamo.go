@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,13 +119,12 @@ func (s *JobStore) Job(ctx context.Context, id string) (*status.Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: job %s: %w", status.ErrBadRecord, id, err)
 	}
-	switch {
-	case rec.UserID == "":
-		return nil, fmt.Errorf("%w: job %s has no user_id", status.ErrBadRecord, id)
-	case rec.Status == "":
-		return nil, fmt.Errorf("%w: job %s has no status", status.ErrBadRecord, id)
-	case rec.CreatedAt == "":
-		return nil, fmt.Errorf("%w: job %s has no created_at", status.ErrBadRecord, id)
+	for _, f := range [...]struct{ name, v string }{
+		{"user_id", rec.UserID}, {"status", rec.Status}, {"created_at", rec.CreatedAt},
+	} {
+		if f.v == "" {
+			return nil, fmt.Errorf("%w: job %s: %w", status.ErrBadRecord, id, &AttributeError{Name: f.name, Reason: "missing or empty"})
+		}
 	}
 	// The timestamps go to clients as they are, and the contract promises
 	// RFC 3339: a worker writing anything else is a bug to report, not to pass on.
@@ -135,7 +135,8 @@ func (s *JobStore) Job(ctx context.Context, id string) (*status.Job, error) {
 			continue
 		}
 		if _, err := time.Parse(time.RFC3339, ts.v); err != nil {
-			return nil, fmt.Errorf("%w: job %s: %s %q is not RFC 3339", status.ErrBadRecord, id, ts.name, ts.v)
+			return nil, fmt.Errorf("%w: job %s: %w", status.ErrBadRecord, id,
+				&AttributeError{Name: ts.name, Reason: fmt.Sprintf("%q is not an RFC 3339 timestamp", ts.v)})
 		}
 	}
 	job := &status.Job{
@@ -173,8 +174,15 @@ func expiry(ttl float64) time.Time {
 // is an error; unknown attributes are ignored. Writing it out keeps
 // attributevalue out of the binary, and with it the package initialisation
 // of DynamoDB Streams' types (a share of every cold start).
+//
+// Where attributevalue stops at the first bad attribute, decodeItem names
+// them all, as *AttributeErrors in the order of their names: an operator
+// fixing an item wants every fault at once, and the same text every time.
 func decodeItem(item map[string]types.AttributeValue) (record, error) {
-	var rec record
+	var (
+		rec  record
+		errs []error
+	)
 	for name, av := range item {
 		var err error
 		switch {
@@ -191,24 +199,118 @@ func decodeItem(item map[string]types.AttributeValue) (record, error) {
 		case strings.EqualFold(name, "result_key"):
 			err = decodeString(av, &rec.ResultKey)
 		case strings.EqualFold(name, "token_usage"):
-			err = decodeUsage(av, &rec.TokenUsage)
+			err = decodeUsage(av, name, &rec.TokenUsage)
 		case strings.EqualFold(name, "error"):
 			err = decodeString(av, &rec.Error)
 		case strings.EqualFold(name, "ttl"):
 			var n string
 			if n, err = number(av); err == nil {
 				rec.TTL, err = strconv.ParseFloat(n, 64)
+				err = numberError(n, "a number", err)
 			}
 		}
 		if err != nil {
-			return record{}, fmt.Errorf("%s: %w", name, err)
+			var ae *AttributeError
+			if !errors.As(err, &ae) {
+				ae = &AttributeError{Name: name, Reason: err.Error()}
+			}
+			errs = append(errs, ae)
 		}
 	}
-	return rec, nil
+	switch len(errs) {
+	case 0:
+		return rec, nil
+	case 1:
+		return record{}, errs[0]
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return record{}, errors.Join(errs...)
 }
 
-// errType is what a value of another type than the field's gets.
-var errType = errors.New("unexpected attribute type")
+// AttributeError names an attribute of a job item that the store cannot
+// read, and why. A bad record's error wraps one per fault; cmd/jobcheck
+// shows them to the item's writers.
+type AttributeError struct {
+	// Name is the attribute as the item spells it, and for a member of a
+	// map the member after a dot: "token_usage.input_tokens".
+	Name string
+	// Reason says what is wrong: "missing or empty", "want a number (N),
+	// got S", `"soon" is not a number`.
+	Reason string
+}
+
+func (e *AttributeError) Error() string { return e.Name + ": " + e.Reason }
+
+// AttributeErrors returns the AttributeErrors err wraps, in order: every
+// fault of a bad record that Job found.
+func AttributeErrors(err error) []*AttributeError {
+	var out []*AttributeError
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case nil:
+		case *AttributeError:
+			out = append(out, e)
+		case interface{ Unwrap() []error }:
+			for _, e := range e.Unwrap() {
+				walk(e)
+			}
+		default:
+			walk(errors.Unwrap(err))
+		}
+	}
+	walk(err)
+	return out
+}
+
+// typeError is the reason of a value of another type than want.
+type typeError struct {
+	want string // "a string (S)"
+	got  types.AttributeValue
+}
+
+func (e typeError) Error() string { return "want " + e.want + ", got " + typeName(e.got) }
+
+// typeName is the DynamoDB JSON name of av's type: S, N, M and so on.
+func typeName(av types.AttributeValue) string {
+	switch v := av.(type) {
+	case *types.AttributeValueMemberS:
+		return "S"
+	case *types.AttributeValueMemberN:
+		return "N"
+	case *types.AttributeValueMemberB:
+		return "B"
+	case *types.AttributeValueMemberBOOL:
+		return "BOOL"
+	case *types.AttributeValueMemberNULL:
+		return "NULL"
+	case *types.AttributeValueMemberM:
+		return "M"
+	case *types.AttributeValueMemberL:
+		return "L"
+	case *types.AttributeValueMemberSS:
+		return "SS"
+	case *types.AttributeValueMemberNS:
+		return "NS"
+	case *types.AttributeValueMemberBS:
+		return "BS"
+	case *types.UnknownUnionMember:
+		return "unknown type " + strconv.Quote(v.Tag)
+	}
+	return fmt.Sprintf("%T", av)
+}
+
+// numberError turns strconv's error about n, which was to be want, into a
+// reason (nil stays nil).
+func numberError(n, want string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, strconv.ErrRange):
+		return fmt.Errorf("%q is out of range", n)
+	}
+	return fmt.Errorf("%q is not %s", n, want)
+}
 
 func isNull(av types.AttributeValue) bool {
 	_, null := av.(*types.AttributeValueMemberNULL)
@@ -224,7 +326,7 @@ func decodeString(av types.AttributeValue, dst *string) error {
 		*dst = v.Value
 	default:
 		if !isNull(av) {
-			return fmt.Errorf("%w %T", errType, av)
+			return typeError{"a string (S)", av}
 		}
 		*dst = ""
 	}
@@ -238,17 +340,17 @@ func number(av types.AttributeValue) (string, error) {
 		return v.Value, nil
 	}
 	if !isNull(av) {
-		return "", fmt.Errorf("%w %T", errType, av)
+		return "", typeError{"a number (N)", av}
 	}
 	return "0", nil
 }
 
-// decodeUsage reads a token_usage map; NULL makes it nil.
-func decodeUsage(av types.AttributeValue, dst **usage) error {
+// decodeUsage reads the token_usage map called name; NULL makes it nil.
+func decodeUsage(av types.AttributeValue, name string, dst **usage) error {
 	m, ok := av.(*types.AttributeValueMemberM)
 	if !ok {
 		if !isNull(av) {
-			return fmt.Errorf("%w %T", errType, av)
+			return typeError{"a map (M)", av}
 		}
 		*dst = nil
 		return nil
@@ -257,12 +359,12 @@ func decodeUsage(av types.AttributeValue, dst **usage) error {
 		*dst = new(usage)
 	}
 	u := *dst
-	for name, av := range m.Value {
+	for member, av := range m.Value {
 		var dst *int64
 		switch {
-		case strings.EqualFold(name, "input_tokens"):
+		case strings.EqualFold(member, "input_tokens"):
 			dst = &u.InputTokens
-		case strings.EqualFold(name, "output_tokens"):
+		case strings.EqualFold(member, "output_tokens"):
 			dst = &u.OutputTokens
 		default:
 			continue
@@ -270,9 +372,10 @@ func decodeUsage(av types.AttributeValue, dst **usage) error {
 		n, err := number(av)
 		if err == nil {
 			*dst, err = strconv.ParseInt(n, 10, 64)
+			err = numberError(n, "a whole number", err)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return &AttributeError{Name: name + "." + member, Reason: err.Error()}
 		}
 	}
 	return nil

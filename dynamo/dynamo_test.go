@@ -191,3 +191,63 @@ func TestCallTimeout(t *testing.T) {
 		t.Errorf("took %v, want about 50ms", d)
 	}
 }
+
+// A bad record's error names every attribute at fault and why, as
+// *dynamo.AttributeErrors in the order of their names: what an operator
+// reads in the log line of the 500, and cmd/jobcheck shows.
+func TestErrorsNameTheAttributes(t *testing.T) {
+	base := func(kv ...any) map[string]types.AttributeValue {
+		item := map[string]types.AttributeValue{"user_id": s("u"), "status": s("PENDING"), "created_at": s(created)}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(item, kv[i].(string))
+			} else {
+				item[kv[i].(string)] = kv[i+1].(types.AttributeValue)
+			}
+		}
+		return item
+	}
+	usage := func(kv map[string]types.AttributeValue) types.AttributeValue {
+		return &types.AttributeValueMemberM{Value: kv}
+	}
+	tests := []struct {
+		name string
+		item map[string]types.AttributeValue
+		want []string // each AttributeError, in order
+	}{
+		{"no user_id", base("user_id", nil), []string{"user_id: missing or empty"}},
+		{"empty status", base("status", s("")), []string{"status: missing or empty"}},
+		{"NULL created_at", base("created_at", null), []string{"created_at: missing or empty"}},
+		{"created_at not RFC 3339", base("created_at", s("29/11/2026")), []string{`created_at: "29/11/2026" is not an RFC 3339 timestamp`}},
+		{"ttl a string", base("ttl", s("soon")), []string{"ttl: want a number (N), got S"}},
+		{"ttl not a number", base("ttl", n("soon")), []string{`ttl: "soon" is not a number`}},
+		{"ttl out of range", base("ttl", n("1e400")), []string{`ttl: "1e400" is out of range`}},
+		{"status a set", base("status", &types.AttributeValueMemberSS{Value: []string{"PENDING"}}), []string{"status: want a string (S), got SS"}},
+		{"token_usage a list", base("token_usage", &types.AttributeValueMemberL{}), []string{"token_usage: want a map (M), got L"}},
+		{"input_tokens a string", base("token_usage", usage(map[string]types.AttributeValue{"input_tokens": s("12")})),
+			[]string{"token_usage.input_tokens: want a number (N), got S"}},
+		{"output_tokens fractional", base("token_usage", usage(map[string]types.AttributeValue{"Output_Tokens": n("1.5")})),
+			[]string{`token_usage.Output_Tokens: "1.5" is not a whole number`}},
+		{"two faults", base("ttl", s("x"), "error", &types.AttributeValueMemberBOOL{Value: true}),
+			[]string{"error: want a string (S), got BOOL", "ttl: want a number (N), got S"}},
+		{"the item's spelling", base("STATUS", &types.AttributeValueMemberB{Value: []byte("x")}), []string{"STATUS: want a string (S), got B"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := dynamo.New(returning(tt.item, nil), "jobs").Job(context.Background(), id)
+			if !errors.Is(err, status.ErrBadRecord) {
+				t.Fatalf("err = %v, want ErrBadRecord", err)
+			}
+			var got []string
+			for _, ae := range dynamo.AttributeErrors(err) {
+				got = append(got, ae.Error())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("attribute errors %q, want %q\n(err: %v)", got, tt.want, err)
+			}
+			if want := "bad job record: job " + id + ": "; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("err %q does not start with %q", err, want)
+			}
+		})
+	}
+}

@@ -6,6 +6,10 @@
 //
 //	bash .ci/peers.sh && go test -race ./integration/...
 //
+// The job item corpus (internal/testkit/jobitems) is written to dynalite in
+// DynamoDB JSON and read three ways that must agree: by the running
+// service, and by cmd/jobcheck on each item's file and with -table.
+//
 // The Lambda function (cmd/lambda) is also run as deployed, under the AWS
 // Lambda Runtime Interface Emulator ($VPR_PEERS_DIR/bin/aws-lambda-rie,
 // which peers.sh builds too) with the same servers behind it, and invoked

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -26,7 +27,13 @@ type corsPolicy struct {
 	star    []string
 	vary    []string
 	exposed []string
+	// varyPreflight is the Vary of a preflight's answer: Origin, then
+	// what the grant depends on besides.
+	varyPreflight []string
 }
+
+// preflightVaries is what a preflight's grant depends on besides Origin.
+var preflightVaries = []string{"Access-Control-Request-Method", "Access-Control-Request-Headers"}
 
 // ParseOrigins reads a comma-separated list of web origins, as CORS_ORIGINS
 // and cmd/local's -cors-origins give it: each scheme://host[:port] (http or
@@ -63,10 +70,11 @@ func newCORS(origins []string) *corsPolicy {
 		return nil
 	}
 	c := &corsPolicy{
-		origins: make(map[string][]string, len(origins)),
-		star:    shared("*"),
-		vary:    shared("Origin"),
-		exposed: shared(corsExposed),
+		origins:       make(map[string][]string, len(origins)),
+		star:          shared("*"),
+		vary:          shared("Origin"),
+		exposed:       shared(corsExposed),
+		varyPreflight: shared(strings.Join(append([]string{"Origin"}, preflightVaries...), ", ")),
 	}
 	for _, o := range origins {
 		o = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o), "/"))
@@ -141,8 +149,13 @@ func handlePreflight(c *corsPolicy) http.Handler {
 		h := w.Header()
 		h.Set("Allow", allowedMethods(c))
 		if r.Header.Get("Access-Control-Request-Method") != "" {
-			h.Add("Vary", "Access-Control-Request-Method")
-			h.Add("Vary", "Access-Control-Request-Headers")
+			// One field line, not three: validators that read a field's first
+			// line and caches that join its lines then see the same list.
+			if v := h["Vary"]; len(v) == 1 && v[0] == "Origin" {
+				h["Vary"] = c.varyPreflight
+			} else {
+				h["Vary"] = []string{strings.Join(append(slices.Clip(v), preflightVaries...), ", ")}
+			}
 			if _, ok := c.allowOrigin(r.Header.Get("Origin")); ok {
 				h.Set("Access-Control-Allow-Methods", "GET, HEAD")
 				h.Set("Access-Control-Allow-Headers", corsAllowedHeaders)

@@ -3,6 +3,7 @@ package status
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -155,7 +156,8 @@ func handleStatus(ew errorWriter, jobs JobStore, results URLSigner, now func() t
 				JobID: job.ID, Status: job.State, CreatedAt: job.CreatedAt, Error: msg,
 			})
 		default:
-			ew.write(w, r, errUnknownState)
+			// The value goes to the log, for whoever fixes the item.
+			ew.write(w, r, fmt.Errorf("%w %q", errUnknownState, job.State))
 		}
 	})
 }

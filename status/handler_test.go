@@ -313,6 +313,21 @@ func TestPanicBecomesLogged500(t *testing.T) {
 	}
 }
 
+// The 500 of a status the service does not know logs the value, for
+// whoever fixes the item; the client sees only the contract's body.
+func TestUnknownStatusIsLogged(t *testing.T) {
+	f := newFixture(t)
+	r := httptest.NewRequest("GET", "/api/vpr/status/"+idWeird, nil)
+	r.Header.Set("Authorization", "Bearer "+f.token(t, alice))
+	w := f.do(r)
+	if w.Code != 500 || strings.Contains(w.Body.String(), "CANCELLED") {
+		t.Fatalf("%d %s, want a 500 without the value", w.Code, w.Body)
+	}
+	if logs := f.logs.String(); !strings.Contains(logs, `unknown job status \"CANCELLED\"`) {
+		t.Errorf("status value not logged: %s", logs)
+	}
+}
+
 func TestFailuresAreLoggedWithoutSecrets(t *testing.T) {
 	f := newFixture(t)
 	f.jobs.SetError(errors.New("connection reset"))
