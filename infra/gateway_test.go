@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -272,3 +275,151 @@ func TestGatewayAlarms(t *testing.T) {
 		}
 	}
 }
+
+// Sample access log lines, as the AccessLogFormat renders them for each kind
+// of answer, with what API Gateway documents for the variables (an
+// integration status is Lambda's answer to Invoke; "-" where a variable has
+// no value). Not captured from a deployed API.
+var accessLogSamples = map[string]map[string]interface{}{
+	"poll answered 202":        {"status": 202.0, "httpMethod": "GET", "integrationStatus": "200", "integrationErrorMessage": "-", "authorizerError": "-"},
+	"stage throttled a poll":   {"status": 429.0, "httpMethod": "GET", "integrationStatus": "-", "integrationErrorMessage": "-", "errorMessage": "Too Many Requests"},
+	"stage throttled ANY":      {"status": 429.0, "httpMethod": "DELETE", "integrationStatus": "-", "integrationErrorMessage": "-", "errorMessage": "Too Many Requests"},
+	"per-user 429":             {"status": 429.0, "httpMethod": "GET", "integrationStatus": "200", "integrationErrorMessage": "-"},
+	"authorizer refused":       {"status": 401.0, "httpMethod": "GET", "integrationStatus": "-", "integrationErrorMessage": "-", "authorizerError": "-", "errorMessage": "Unauthorized"},
+	"service 401 (iss)":        {"status": 401.0, "httpMethod": "GET", "integrationStatus": "200", "integrationErrorMessage": "-"},
+	"service 500":              {"status": 500.0, "httpMethod": "GET", "integrationStatus": "200", "integrationErrorMessage": "-"},
+	"service 503":              {"status": 503.0, "httpMethod": "GET", "integrationStatus": "200", "integrationErrorMessage": "-"},
+	"function timed out":       {"status": 500.0, "httpMethod": "GET", "integrationStatus": "200", "integrationErrorMessage": "The Lambda function returned the following error: Task timed out after 10.00 seconds"},
+	"Lambda throttled invoke":  {"status": 500.0, "httpMethod": "GET", "integrationStatus": "429", "integrationErrorMessage": "Rate Exceeded."},
+	"invoke permission denied": {"status": 500.0, "httpMethod": "HEAD", "integrationStatus": "-", "integrationErrorMessage": "Invalid permissions on Lambda function"},
+}
+
+func TestGatewayFilterPatternsOnSampleLines(t *testing.T) {
+	want := map[string][]string{
+		patternGatewayRequests:           {"poll answered 202", "stage throttled a poll", "stage throttled ANY", "per-user 429", "authorizer refused", "service 401 (iss)", "service 500", "service 503", "function timed out", "Lambda throttled invoke", "invoke permission denied"},
+		patternGatewayThrottled:          {"stage throttled a poll", "stage throttled ANY"},
+		patternGatewayThrottledPolls:     {"stage throttled a poll"},
+		patternGatewayAuthorizerRejected: {"authorizer refused"},
+		patternGatewayIntegrationFailed:  {"function timed out", "Lambda throttled invoke", "invoke permission denied"},
+	}
+	for pattern, matches := range want {
+		var got []string
+		for name, line := range accessLogSamples {
+			ok, err := matchJSONPattern(pattern, line)
+			if err != nil {
+				t.Fatalf("%s: %v", pattern, err)
+			}
+			if ok {
+				got = append(got, name)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(matches)
+		if !slices.Equal(got, matches) {
+			t.Errorf("%s matches\n  %q\nwant\n  %q", pattern, got, matches)
+		}
+	}
+}
+
+// matchJSONPattern evaluates the part of CloudWatch Logs' JSON filter
+// pattern syntax the stack uses: { … } around comparisons of $.field with a
+// number or a quoted string, joined with && and ||, in parentheses.
+func matchJSONPattern(pattern string, line map[string]interface{}) (bool, error) {
+	p := strings.TrimSpace(pattern)
+	if !strings.HasPrefix(p, "{") || !strings.HasSuffix(p, "}") {
+		return false, errors.New("not a JSON pattern")
+	}
+	toks := filterToken.FindAllString(p[1:len(p)-1], -1)
+	pos := 0
+	peek := func() string {
+		if pos < len(toks) {
+			return toks[pos]
+		}
+		return ""
+	}
+	var or func() (bool, error)
+	term := func() (bool, error) {
+		if peek() == "(" {
+			pos++
+			v, err := or()
+			if err != nil {
+				return false, err
+			}
+			if peek() != ")" {
+				return false, errors.New("missing )")
+			}
+			pos++
+			return v, nil
+		}
+		if pos+3 > len(toks) || !strings.HasPrefix(toks[pos], "$.") {
+			return false, fmt.Errorf("want a comparison at %q", peek())
+		}
+		field, op, lit := toks[pos][2:], toks[pos+1], toks[pos+2]
+		pos += 3
+		value, ok := line[field]
+		if !ok {
+			return false, nil
+		}
+		if strings.HasPrefix(lit, `"`) {
+			s, isString := value.(string)
+			eq := isString && s == strings.Trim(lit, `"`)
+			switch op {
+			case "=":
+				return eq, nil
+			case "!=":
+				return isString && !eq, nil
+			}
+			return false, fmt.Errorf("%s on a string", op)
+		}
+		n, err := strconv.ParseFloat(lit, 64)
+		if err != nil {
+			return false, err
+		}
+		v, isNumber := value.(float64)
+		if !isNumber {
+			return false, nil
+		}
+		switch op {
+		case "=":
+			return v == n, nil
+		case "!=":
+			return v != n, nil
+		case ">":
+			return v > n, nil
+		case ">=":
+			return v >= n, nil
+		case "<":
+			return v < n, nil
+		case "<=":
+			return v <= n, nil
+		}
+		return false, fmt.Errorf("operator %q", op)
+	}
+	and := func() (bool, error) {
+		v, err := term()
+		for err == nil && peek() == "&&" {
+			pos++
+			var w bool
+			w, err = term()
+			v = v && w
+		}
+		return v, err
+	}
+	or = func() (bool, error) {
+		v, err := and()
+		for err == nil && peek() == "||" {
+			pos++
+			var w bool
+			w, err = and()
+			v = v || w
+		}
+		return v, err
+	}
+	v, err := or()
+	if err == nil && pos != len(toks) {
+		err = fmt.Errorf("trailing %q", toks[pos:])
+	}
+	return v, err
+}
+
+var filterToken = regexp.MustCompile(`\$\.[A-Za-z0-9_.]+|"[^"]*"|&&|\|\||!=|>=|<=|[=<>()]|-?[0-9]+(?:\.[0-9]+)?`)
