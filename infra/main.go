@@ -110,6 +110,10 @@ func newStackFromContext(app awscdk.App) (stack awscdk.Stack, cleanup func(), er
 	}
 
 	stack = NewStatusStack(app, "careervp-vpr-status-"+props.EnvName, props)
+	if props.HTTPAPIID != "" {
+		// The cdk CLI prints the stack's warnings; `go run .` does not.
+		fmt.Fprintln(os.Stderr, "infra: warning:", attachModeWarning(props))
+	}
 	for _, p := range problems {
 		fmt.Fprintln(os.Stderr, "infra: error (blocks cdk deploy):", p)
 		awscdk.Annotations_Of(stack).AddError(jsii.String(p))
