@@ -38,6 +38,11 @@ func TestLiveAliasOnTheCurrentVersion(t *testing.T) {
 			if got := canonical(t, v["Properties"].(obj)["FunctionName"]); got != canonical(t, obj{"Ref": fn}) {
 				t.Errorf("version of %s, want the function", got)
 			}
+			// Kept when the next deploy replaces it: a rollback by hand
+			// points the alias at it.
+			if v["DeletionPolicy"] != "Retain" {
+				t.Errorf("version DeletionPolicy %v, want Retain", v["DeletionPolicy"])
+			}
 			want := canonical(t, obj{"Name": "live", "FunctionName": obj{"Ref": fn}, "FunctionVersion": obj{"Fn::GetAtt": arr{version, "Version"}}})
 			p := alias["Properties"].(obj)
 			if got := canonical(t, obj{"Name": p["Name"], "FunctionName": p["FunctionName"], "FunctionVersion": p["FunctionVersion"]}); got != want {

@@ -271,6 +271,9 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 		Environment:  &env,
 		LogGroup:     logGroup,
 		Role:         role,
+		// Keep the versions a deploy replaces (the CDK's default deletes
+		// them): rolling back by hand points live at one of them.
+		CurrentVersionOptions: &awslambda.VersionOptions{RemovalPolicy: awscdk.RemovalPolicy_RETAIN},
 	}
 	if props.ReservedConcurrency > 0 {
 		fnProps.ReservedConcurrentExecutions = jsii.Number(float64(props.ReservedConcurrency))
