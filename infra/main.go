@@ -25,9 +25,13 @@ const (
 	defaultFrontendOrigin     = "http://localhost:3000"
 	defaultLogLevel           = "info"
 	defaultTokenUse           = TokenUseAccess // frontends send Cognito access tokens to APIs
-	defaultThrottleRateLimit  = 50
-	defaultThrottleBurstLimit = 100
-	defaultLogRetentionDays   = 30
+	defaultThrottleRateLimit  = 50             // 100 users waiting at once, one poll per 2 s (README, Capacity)
+	defaultThrottleBurstLimit = 100            // 2 s of the rate
+	// The ANY route's own budget: preflights (one per job and browser, the
+	// preflight cache being per URL) and 405s, never polls.
+	defaultAnyRouteThrottleRateLimit  = 10
+	defaultAnyRouteThrottleBurstLimit = 20
+	defaultLogRetentionDays           = 30
 	// defaultOutdir is where `go run .` writes the cloud assembly when
 	// CDK_OUTDIR is unset (the cdk CLI always sets it). The CDK's own
 	// default is a temporary directory that is gone when the run ends.
@@ -91,7 +95,8 @@ func newStackFromContext(app awscdk.App) (stack awscdk.Stack, cleanup func(), er
 		if err != nil {
 			return nil, nil, err
 		}
-		cleanup = func() { os.RemoveAll(dir) }
+		// Best effort: a temporary directory left behind does no harm.
+		cleanup = func() { _ = os.RemoveAll(dir) }
 		problems = append(problems, fmt.Sprintf("no bootstrap in asset directory %s: synthesized with a placeholder that fails every invocation; build it from the repository root with `%s`", props.AssetPath, buildCommand))
 		props.AssetPath = dir
 	}
@@ -105,6 +110,10 @@ func newStackFromContext(app awscdk.App) (stack awscdk.Stack, cleanup func(), er
 	}
 
 	stack = NewStatusStack(app, "careervp-vpr-status-"+props.EnvName, props)
+	if props.HTTPAPIID != "" {
+		// The cdk CLI prints the stack's warnings; `go run .` does not.
+		fmt.Fprintln(os.Stderr, "infra: warning:", attachModeWarning(props))
+	}
 	for _, p := range problems {
 		fmt.Fprintln(os.Stderr, "infra: error (blocks cdk deploy):", p)
 		awscdk.Annotations_Of(stack).AddError(jsii.String(p))
@@ -119,8 +128,9 @@ func placeholderAsset() (string, error) {
 		return "", err
 	}
 	script := "#!/bin/sh\necho 'placeholder asset: build dist/bootstrap before deploying' >&2\nexit 1\n"
+	// #nosec G306 -- Lambda runs bootstrap as a program: it must be executable, as the real one is; it only prints an error and exits.
 	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte(script), 0o755); err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir) // best effort, as above
 		return "", err
 	}
 	return dir, nil
@@ -170,6 +180,59 @@ func propsFromContext(node constructs.Node) (*StatusStackProps, error) {
 	}
 	if burst != float64(int64(burst)) {
 		return nil, fmt.Errorf("context value throttleBurstLimit=%v: want a whole number", burst)
+	}
+
+	anyRate, err := num("anyRouteThrottleRateLimit", defaultAnyRouteThrottleRateLimit)
+	if err != nil {
+		return nil, err
+	}
+	anyBurst, err := num("anyRouteThrottleBurstLimit", defaultAnyRouteThrottleBurstLimit)
+	if err != nil {
+		return nil, err
+	}
+	if anyBurst != float64(int64(anyBurst)) {
+		return nil, fmt.Errorf("context value anyRouteThrottleBurstLimit=%v: want a whole number", anyBurst)
+	}
+	// Defaults above a lowered stage budget follow it down; a value set
+	// above it is an error: the point of the route's throttle is to be the
+	// lower one.
+	if node.TryGetContext(jsii.String("anyRouteThrottleRateLimit")) == nil {
+		anyRate = min(anyRate, rate)
+	}
+	if node.TryGetContext(jsii.String("anyRouteThrottleBurstLimit")) == nil {
+		anyBurst = min(anyBurst, burst)
+	}
+	if anyRate > rate {
+		return nil, fmt.Errorf("context value anyRouteThrottleRateLimit=%v: want at most throttleRateLimit (%v)", anyRate, rate)
+	}
+	if anyBurst > burst {
+		return nil, fmt.Errorf("context value anyRouteThrottleBurstLimit=%v: want at most throttleBurstLimit (%v)", anyBurst, burst)
+	}
+
+	apiID := str("httpApiId", "")
+	if apiID != "" && !httpAPIIDPattern.MatchString(apiID) {
+		return nil, fmt.Errorf("context value httpApiId=%q: want the id of an HTTP API, 10 lower-case letters and digits (the a1b2c3d4e5 of https://a1b2c3d4e5.execute-api.<region>.amazonaws.com)", apiID)
+	}
+	authorizerID := str("httpApiAuthorizerId", "")
+	if authorizerID != "" {
+		if apiID == "" {
+			return nil, fmt.Errorf("context value httpApiAuthorizerId=%q: only used with httpApiId, the API the authorizer belongs to; httpApiId is not set", authorizerID)
+		}
+		if !authorizerIDPattern.MatchString(authorizerID) {
+			return nil, fmt.Errorf("context value httpApiAuthorizerId=%q: want the id of a JWT authorizer of that API, lower-case letters and digits", authorizerID)
+		}
+	}
+	deployment := str("deployment", DefaultDeployment)
+	if _, ok := lambdaDeploymentConfig(deployment); !ok {
+		return nil, fmt.Errorf("context value deployment=%q: want one of CodeDeploy's predefined Lambda configurations: %s", deployment, strings.Join(DeploymentConfigNames(), ", "))
+	}
+	reserved := 0
+	if s := str("reservedConcurrency", ""); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("context value reservedConcurrency=%q: want a whole number of at least 1 (0 would stop every invocation; leave it unset for none)", s)
+		}
+		reserved = n
 	}
 
 	days, err := num("logRetentionDays", defaultLogRetentionDays)
@@ -242,6 +305,13 @@ func propsFromContext(node constructs.Node) (*StatusStackProps, error) {
 		LogRetentionDays:   int(days),
 		AlarmTopicArn:      topicArn,
 		WithoutListBucket:  withoutListBucket,
+
+		HTTPAPIID:                  apiID,
+		HTTPAPIAuthorizerID:        authorizerID,
+		Deployment:                 deployment,
+		ReservedConcurrency:        reserved,
+		AnyRouteThrottleRateLimit:  anyRate,
+		AnyRouteThrottleBurstLimit: anyBurst,
 	}, nil
 }
 

@@ -291,3 +291,114 @@ type notifier interface {
 	AddAlarmAction(actions ...awscloudwatch.IAlarmAction)
 	AddOkAction(actions ...awscloudwatch.IAlarmAction)
 }
+
+// Metrics from the stage's access log (standalone mode; see
+// AccessLogFormat): the requests API Gateway answered itself, which never
+// reach the function and so never its request log.
+const (
+	MetricGatewayRequests           = "GatewayRequests"
+	MetricGatewayThrottled          = "GatewayThrottled"
+	MetricGatewayThrottledPolls     = "GatewayThrottledPolls"
+	MetricGatewayAuthorizerRejected = "GatewayAuthorizerRejected"
+	MetricGatewayIntegrationFailed  = "GatewayIntegrationFailed"
+)
+
+// Filter patterns over the access log lines. "integrationStatus" is
+// Lambda's answer to API Gateway's Invoke call (200 when the function ran,
+// whatever status the function answered) and "-" when API Gateway called
+// no integration: a 429 or 401 with "-" is the gateway's own (throttling,
+// the authorizer), never the function's. A 5xx is the function's own only
+// when the invocation succeeded and left no integration error.
+const (
+	patternGatewayRequests  = `{ $.status > 0 }`
+	patternGatewayThrottled = `{ $.status = 429 && $.integrationStatus = "-" }`
+	// Polls only: what real users are refused. The ANY route's throttle
+	// refusing a flood of other methods is its purpose.
+	patternGatewayThrottledPolls     = `{ $.status = 429 && $.integrationStatus = "-" && ($.httpMethod = "GET" || $.httpMethod = "HEAD") }`
+	patternGatewayAuthorizerRejected = `{ ($.status = 401 || $.status = 403) && $.integrationStatus = "-" }`
+	patternGatewayIntegrationFailed  = `{ $.status >= 500 && ($.integrationStatus != "200" || $.integrationErrorMessage != "-") }`
+)
+
+// Gateway alarm thresholds: a share of the stage's requests, over periods
+// with at least fiveXXMinRequests of them, as the 5xx share.
+const (
+	gatewayThrottledPercent   = 1
+	gatewayIntegrationPercent = 1
+)
+
+// gatewayMetrics are the access log's metric filters.
+type gatewayMetrics struct {
+	requests, throttled, throttledPolls, authorizerRejected, integrationFailed awslogs.MetricFilter
+}
+
+// addGatewayMetrics adds the metric filters over the stage's access log.
+func addGatewayMetrics(stack awscdk.Stack, accessLogs awslogs.ILogGroup, namespace string) gatewayMetrics {
+	count := func(id, name, pattern string) awslogs.MetricFilter {
+		return awslogs.NewMetricFilter(stack, jsii.String(id), &awslogs.MetricFilterProps{
+			LogGroup:        accessLogs,
+			FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(pattern)),
+			MetricNamespace: &namespace,
+			MetricName:      jsii.String(name),
+			MetricValue:     jsii.String("1"),
+			// As for the request log: a period with traffic gets a 0.
+			DefaultValue: jsii.Number(0),
+			Unit:         awscloudwatch.Unit_COUNT,
+		})
+	}
+	return gatewayMetrics{
+		requests:           count("GatewayRequestsMetricFilter", MetricGatewayRequests, patternGatewayRequests),
+		throttled:          count("GatewayThrottledMetricFilter", MetricGatewayThrottled, patternGatewayThrottled),
+		throttledPolls:     count("GatewayThrottledPollsMetricFilter", MetricGatewayThrottledPolls, patternGatewayThrottledPolls),
+		authorizerRejected: count("GatewayAuthorizerRejectedMetricFilter", MetricGatewayAuthorizerRejected, patternGatewayAuthorizerRejected),
+		integrationFailed:  count("GatewayIntegrationFailedMetricFilter", MetricGatewayIntegrationFailed, patternGatewayIntegrationFailed),
+	}
+}
+
+// addGatewayAlarms adds the alarms on the gateway's own refusals, in the
+// 5xx share's shape: a share of the stage's requests in 2 of the last 3
+// five-minute periods, 0 % in periods below the volume floor.
+func addGatewayAlarms(stack awscdk.Stack, prefix string, g gatewayMetrics, topic awssns.ITopic) {
+	period := awscdk.Duration_Minutes(jsii.Number(alarmPeriodMinutes))
+	var paging []notifier
+	for _, a := range []struct {
+		id, name, label, desc string
+		part                  awslogs.MetricFilter
+		percent               float64
+	}{
+		{"GatewayThrottlingAlarm", "-gateway-throttling", "polls throttled by the stage, % of requests",
+			fmt.Sprintf("API Gateway refused more than %d %% of requests as polls over the stage's throttle (429) in 2 of the last 3 five-minute periods (periods with fewer than %d requests count as 0 %%): waiting users are turned away. See infra/README.md, Alarms and Capacity.", gatewayThrottledPercent, fiveXXMinRequests),
+			g.throttledPolls, gatewayThrottledPercent},
+		{"GatewayIntegrationFailuresAlarm", "-integration-failures", "integration failures, % of requests",
+			fmt.Sprintf("API Gateway could not get an answer from the function (invocation failed, timed out, was throttled or refused) for more than %d %% of requests in 2 of the last 3 five-minute periods (periods with fewer than %d requests count as 0 %%). See infra/README.md, Alarms.", gatewayIntegrationPercent, fiveXXMinRequests),
+			g.integrationFailed, gatewayIntegrationPercent},
+	} {
+		share := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String(fmt.Sprintf("IF(requests >= %d, 100 * FILL(part, 0) / requests, 0)", fiveXXMinRequests)),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{
+				"requests": g.requests.Metric(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}),
+				"part":     a.part.Metric(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}),
+			},
+			Label:  jsii.String(a.label),
+			Period: period,
+		})
+		paging = append(paging, awscloudwatch.NewAlarm(stack, jsii.String(a.id), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String(prefix + a.name),
+			AlarmDescription:   jsii.String(a.desc),
+			Metric:             share,
+			Threshold:          jsii.Number(a.percent),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(3),
+			DatapointsToAlarm:  jsii.Number(2),
+			// No access log lines: no requests.
+			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}))
+	}
+	if topic == nil {
+		return
+	}
+	action := awscloudwatchactions.NewSnsAction(topic)
+	for _, a := range paging {
+		a.AddAlarmAction(action)
+		a.AddOkAction(action)
+	}
+}

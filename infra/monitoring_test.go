@@ -41,37 +41,53 @@ func alarmsByName(t *testing.T, tmpl map[string]interface{}) (props map[string]o
 	return props, ids
 }
 
-func TestLogGroupRetention(t *testing.T) {
-	tpl, _ := template(t)
-	check(t, func() {
-		tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(1))
-		tpl.HasResource(jsii.String("AWS::Logs::LogGroup"), obj{
-			"Properties":     obj{"RetentionInDays": 90},
-			"DeletionPolicy": "Retain",
-		})
-	})
-}
-
-func TestFunctionLogsToItsLogGroup(t *testing.T) {
-	_, tmpl := template(t)
-	group := onlyID(t, tmpl, "AWS::Logs::LogGroup")
+// functionLogGroup returns the logical id of the log group the function
+// writes to (its LoggingConfig).
+func functionLogGroup(t *testing.T, tmpl map[string]interface{}) string {
+	t.Helper()
 	fn := resourcesOfType(tmpl, "AWS::Lambda::Function")
-	for id, r := range fn {
-		got := canonical(t, r["Properties"].(obj)["LoggingConfig"])
-		if want := canonical(t, obj{"LogGroup": obj{"Ref": group}}); got != want {
-			t.Errorf("%s LoggingConfig %s, want %s", id, got, want)
-		}
-	}
 	// The deprecated logRetention custom resource would add a function of
 	// its own.
 	if len(fn) != 1 {
-		t.Errorf("want 1 Lambda function, got %d", len(fn))
+		t.Fatalf("want 1 Lambda function, got %d", len(fn))
+	}
+	for id, r := range fn {
+		ref, _ := r["Properties"].(obj)["LoggingConfig"].(obj)["LogGroup"].(obj)
+		group, _ := ref["Ref"].(string)
+		if _, ok := resourcesOfType(tmpl, "AWS::Logs::LogGroup")[group]; !ok {
+			t.Fatalf("%s LoggingConfig %s names no log group of the stack", id, canonical(t, r["Properties"].(obj)["LoggingConfig"]))
+		}
+		return group
+	}
+	panic("unreachable")
+}
+
+func TestLogGroupRetention(t *testing.T) {
+	// The function's, and in standalone mode the stage's access log.
+	for name, groups := range map[string]int{"standalone": 2, "attach": 1, "attach-authorizer": 1} {
+		t.Run(name, func(t *testing.T) {
+			tmpl := synth(t, name).json
+			got := resourcesOfType(tmpl, "AWS::Logs::LogGroup")
+			if len(got) != groups {
+				t.Errorf("want %d log groups, got %d", groups, len(got))
+			}
+			for id, r := range got {
+				if days := r["Properties"].(obj)["RetentionInDays"]; days != 90.0 {
+					t.Errorf("%s: RetentionInDays %v, want 90", id, days)
+				}
+				if r["DeletionPolicy"] != "Retain" {
+					t.Errorf("%s: DeletionPolicy %v, want Retain", id, r["DeletionPolicy"])
+				}
+			}
+			functionLogGroup(t, tmpl)
+		})
 	}
 }
 
 func TestMetricFilters(t *testing.T) {
-	_, tmpl := template(t)
-	group := onlyID(t, tmpl, "AWS::Logs::LogGroup")
+	// In attach mode, so that only the request log's filters are there.
+	tmpl := synth(t, "attach").json
+	group := functionLogGroup(t, tmpl)
 	ns := "VprStatus/test"
 	count := func(name, pattern string) string {
 		return canonical(t, obj{
@@ -228,8 +244,10 @@ func TestAlarmDurationP99NearTimeout(t *testing.T) {
 func TestAlarmsWithoutTopicHaveNoActions(t *testing.T) {
 	_, tmpl := template(t)
 	alarms, _ := alarmsByName(t, tmpl)
-	if len(alarms) != 7 {
-		t.Errorf("want 7 alarms, got %d", len(alarms))
+	// 7 on the function and its log, 2 on the stage's access log, 2 that
+	// CodeDeploy reads.
+	if len(alarms) != 11 {
+		t.Errorf("want 11 alarms, got %d", len(alarms))
 	}
 	for name, a := range alarms {
 		for _, k := range []string{"AlarmActions", "OKActions", "InsufficientDataActions"} {
@@ -248,9 +266,10 @@ func TestAlarmTopicNotifiedOnAlarmAndOK(t *testing.T) {
 		tpl = assertions.Template_FromStack(NewStatusStack(newTestApp(t, nil), "with-topic", props), nil)
 	})
 	alarms, _ := alarmsByName(t, *tpl.ToJSON())
-	notifying := []string{"-function-errors", "-function-throttles", "-5xx-share", "-410-surge", "-duration-p99"}
-	// The composite's parts: it notifies for them.
-	silent := []string{"-410-above-band", "-410-volume"}
+	notifying := []string{"-function-errors", "-function-throttles", "-5xx-share", "-410-surge", "-duration-p99", "-gateway-throttling", "-integration-failures"}
+	// The composite's parts: it notifies for them. The rollout alarms
+	// stop a deployment, which fails the stack update: the deployer sees it.
+	silent := []string{"-410-above-band", "-410-volume", "-new-version-errors", "-rollout-5xx-share"}
 	if len(alarms) != len(notifying)+len(silent) {
 		t.Errorf("want %d alarms, got %d", len(notifying)+len(silent), len(alarms))
 	}

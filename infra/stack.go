@@ -29,6 +29,12 @@ const RoutePath = "/api/vpr/status/{job_id}"
 // is set relative to it.
 const FunctionTimeoutSeconds = 10
 
+// FunctionMemoryMB is the function's memory size.
+const FunctionMemoryMB = 256
+
+// AliasName is the alias every integration invokes and CodeDeploy shifts.
+const AliasName = "live"
+
 // Token uses the service can be told to require (JWT_TOKEN_USE): Cognito's
 // token_use claim, or "" for no check.
 const (
@@ -80,7 +86,37 @@ type StatusStackProps struct {
 	// missing result with 403, so the function gets
 	// S3_FORBIDDEN_MEANS_GONE=true: every HeadObject 403 reads as 410.
 	WithoutListBucket bool
+
+	// HTTPAPIID, when set, is an existing HTTP API (same account and
+	// region) that the routes join ("attach mode"): the stack then creates
+	// no API and no stage, and CORS, stage throttling and access logs are
+	// its owner's. Empty: the stack creates its own API ("standalone").
+	HTTPAPIID string
+	// HTTPAPIAuthorizerID, when set (attach mode only), is a JWT
+	// authorizer of that API that GET and HEAD use; the stack then creates
+	// none. Its issuer must match JWT_ISSUER, which the CDK cannot check.
+	HTTPAPIAuthorizerID string
+
+	// Deployment names the CodeDeploy predefined Lambda deployment
+	// configuration that shifts the live alias to a new version (see
+	// DeploymentConfigNames).
+	Deployment string
+	// ReservedConcurrency, when above 0, is the function's reserved
+	// concurrency: at most that many execution environments at once.
+	ReservedConcurrency int
+	// The ANY route's own throttle in standalone mode (requests per
+	// second, bucket size), below the stage's: requests without a token
+	// then cannot spend the polls' budget.
+	AnyRouteThrottleRateLimit  float64
+	AnyRouteThrottleBurstLimit float64
 }
+
+// The patterns of API Gateway ids: an API's is 10 lower-case letters and
+// digits; an authorizer's is shorter.
+var (
+	httpAPIIDPattern    = regexp.MustCompile(`^[a-z0-9]{10}$`)
+	authorizerIDPattern = regexp.MustCompile(`^[a-z0-9]{1,10}$`)
+)
 
 // Validate reports props that would synthesize a broken or unsafe stack.
 func (p *StatusStackProps) Validate() error {
@@ -115,6 +151,28 @@ func (p *StatusStackProps) Validate() error {
 	if p.ThrottleRateLimit <= 0 || p.ThrottleBurstLimit <= 0 {
 		errs = append(errs, errors.New("throttle limits must be positive"))
 	}
+	if p.AnyRouteThrottleRateLimit <= 0 || p.AnyRouteThrottleBurstLimit <= 0 {
+		errs = append(errs, errors.New("ANY route throttle limits must be positive"))
+	}
+	if p.AnyRouteThrottleRateLimit > p.ThrottleRateLimit || p.AnyRouteThrottleBurstLimit > p.ThrottleBurstLimit {
+		errs = append(errs, fmt.Errorf("ANY route throttle %v/s, burst %v: want at most the stage's %v/s, burst %v", p.AnyRouteThrottleRateLimit, p.AnyRouteThrottleBurstLimit, p.ThrottleRateLimit, p.ThrottleBurstLimit))
+	}
+	if p.HTTPAPIID != "" && !httpAPIIDPattern.MatchString(p.HTTPAPIID) {
+		errs = append(errs, fmt.Errorf("HTTP API id %q: want 10 lower-case letters and digits", p.HTTPAPIID))
+	}
+	if p.HTTPAPIAuthorizerID != "" {
+		if p.HTTPAPIID == "" {
+			errs = append(errs, errors.New("an authorizer id is only used with an HTTP API id"))
+		} else if !authorizerIDPattern.MatchString(p.HTTPAPIAuthorizerID) {
+			errs = append(errs, fmt.Errorf("authorizer id %q: want lower-case letters and digits, at most 10", p.HTTPAPIAuthorizerID))
+		}
+	}
+	if _, ok := lambdaDeploymentConfig(p.Deployment); !ok {
+		errs = append(errs, fmt.Errorf("deployment %q: want one of %s", p.Deployment, strings.Join(DeploymentConfigNames(), ", ")))
+	}
+	if p.ReservedConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("reserved concurrency %d: want a positive number, or 0 for none", p.ReservedConcurrency))
+	}
 	if _, ok := logRetention(p.LogRetentionDays); !ok {
 		errs = append(errs, fmt.Errorf("log retention %d days: want one of CloudWatch Logs' periods (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)", p.LogRetentionDays))
 	}
@@ -130,8 +188,10 @@ func (p *StatusStackProps) Validate() error {
 
 var snsTopicArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)
 
-// NewStatusStack builds the VPR status Lambda behind an HTTP API with a
-// Cognito JWT authorizer. It panics on invalid props, as CDK constructs do.
+// NewStatusStack builds the VPR status Lambda, its live alias shifted by
+// CodeDeploy, and its routes behind a Cognito JWT authorizer: on an HTTP API
+// of its own, or on an existing one (props.HTTPAPIID). It panics on invalid
+// props, as CDK constructs do.
 func NewStatusStack(scope constructs.Construct, id string, props *StatusStackProps) awscdk.Stack {
 	if err := props.Validate(); err != nil {
 		panic(fmt.Sprintf("NewStatusStack: %v", err))
@@ -190,20 +250,44 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 
+	// A role of our own: the one awslambda.Function makes gets the managed
+	// AWSLambdaBasicExecutionRole, which may create log groups and write
+	// to every log group of the account.
+	role := awsiam.NewRole(stack, jsii.String("StatusFunctionRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("VPR status function (" + props.EnvName + "): reads the jobs table and results bucket, writes its own log group"),
+	})
+
 	timeout := awscdk.Duration_Seconds(jsii.Number(FunctionTimeoutSeconds))
-	fn := awslambda.NewFunction(stack, jsii.String("StatusFunction"), &awslambda.FunctionProps{
+	fnProps := &awslambda.FunctionProps{
 		FunctionName: jsii.String("careervp-vpr-status-lambda-" + props.EnvName),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
 		Handler:      jsii.String("bootstrap"),
 		Code:         awslambda.Code_FromAsset(&props.AssetPath, nil),
 		Timeout:      timeout,
-		MemorySize:   jsii.Number(256),
+		MemorySize:   jsii.Number(FunctionMemoryMB),
 		Tracing:      awslambda.Tracing_ACTIVE,
 		Environment:  &env,
 		LogGroup:     logGroup,
-	})
+		Role:         role,
+		// Keep the versions a deploy replaces (the CDK's default deletes
+		// them): rolling back by hand points live at one of them.
+		CurrentVersionOptions: &awslambda.VersionOptions{RemovalPolicy: awscdk.RemovalPolicy_RETAIN},
+	}
+	if props.ReservedConcurrency > 0 {
+		fnProps.ReservedConcurrentExecutions = jsii.Number(float64(props.ReservedConcurrency))
+	}
+	fn := awslambda.NewFunction(stack, jsii.String("StatusFunction"), fnProps)
 
+	// Only its own log group: the group exists (above), so no
+	// logs:CreateLogGroup. The group's ARN ends in ":*", which covers its
+	// log streams.
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Effect:    awsiam.Effect_ALLOW,
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: &[]*string{logGroup.LogGroupArn()},
+	}))
 	// Explicit statements instead of grantRead*, which would add Query, Scan,
 	// BatchGetItem, s3:List*, s3:GetBucket* and more.
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -227,109 +311,89 @@ func NewStatusStack(scope constructs.Construct, id string, props *StatusStackPro
 			Resources: &[]*string{bucket.BucketArn()},
 		}))
 	}
-
-	audience := make([]*string, len(props.UserPoolClientIDs))
-	for i := range props.UserPoolClientIDs {
-		audience[i] = &props.UserPoolClientIDs[i]
+	nag := newNagSuppressions()
+	// The statements CDK adds for active tracing, on the role's policy.
+	if policy, ok := role.Node().TryFindChild(jsii.String("DefaultPolicy")).(awsiam.Policy); ok {
+		nag.add(policy, "AwsSolutions-IAM5",
+			"xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions: X-Ray accepts only \"*\" for them. They write trace data and read nothing.",
+			"Resource::*")
+		nag.add(policy, "AwsSolutions-IAM5",
+			"s3:GetObject on the results bucket's objects only (read-only, one bucket): the key of each job's result is read from the job item at run time, so no narrower pattern holds every result. The service presigns GETs for the job's owner only after checking ownership.",
+			"Resource::arn:<AWS::Partition>:s3:::"+props.ResultsBucketName+"/*")
 	}
-	authorizer := awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("CognitoAuthorizer"), &issuer,
-		&awsapigatewayv2authorizers.HttpJwtAuthorizerProps{
-			AuthorizerName: jsii.String("cognito-" + props.EnvName),
-			JwtAudience:    &audience,
-		})
 
-	// CORS: with a CORS configuration, API Gateway answers OPTIONS
-	// preflights itself, without a route or an authorizer, and puts the
-	// configured Access-Control-Allow-Origin and -Expose-Headers on
-	// integration responses, ignoring CORS headers the integration returns
-	// (AWS, "Configure CORS for HTTP APIs"). That is what happens for the
-	// GET and HEAD routes. An ANY route (like $default) is reported to
-	// receive OPTIONS requests even so (AWS's note on $default routes with
-	// an authorizer; SAM issue 1603: "Lambda receives the OPTIONS request"):
-	// the ANY route below therefore has no authorizer, so a preflight is
-	// never refused with 401, and the function answers it with its own CORS
-	// handling, set by CORS_ORIGINS to the same single origin, methods and
-	// request headers as this configuration. Whether API Gateway then
-	// keeps the function's Access-Control-Allow-* headers or puts its own
-	// on that answer is not documented (nor verified on a deployed API);
-	// both grant the same, so either way the browser gets a 2xx preflight
-	// allowing GET and HEAD with the request headers listed below.
-	api := awsapigatewayv2.NewHttpApi(stack, jsii.String("StatusApi"), &awsapigatewayv2.HttpApiProps{
-		ApiName: jsii.String("careervp-vpr-status-api-" + props.EnvName),
-		CorsPreflight: &awsapigatewayv2.CorsPreflightOptions{
-			AllowOrigins: jsii.Strings(props.FrontendOrigin),
-			// HEAD is CORS-safelisted, so browsers never need it granted; it
-			// is listed to match the function's own preflight answer.
-			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{awsapigatewayv2.CorsHttpMethod_GET, awsapigatewayv2.CorsHttpMethod_HEAD},
-			// The same lists as the service's own preflight answer: what a
-			// poll may send (traceparent and tracestate carry a W3C trace
-			// context; Content-Type is harmless on a GET and some fetch
-			// wrappers set it)...
-			AllowHeaders: jsii.Strings("Authorization", "If-None-Match", "Content-Type", "traceparent", "tracestate"),
-			// ...and what scripts may read (browsers hide other headers):
-			// what a client needs to poll conditionally, back off, and tell
-			// why a token was refused.
-			ExposeHeaders: jsii.Strings("ETag", "Retry-After", "RateLimit", "RateLimit-Policy", "WWW-Authenticate"),
-			MaxAge:        awscdk.Duration_Hours(jsii.Number(1)),
-		},
-		// The default stage is added below so that it can carry throttling.
-		CreateDefaultStage: jsii.Bool(false),
-	})
-	stage := api.AddStage(jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageOptions{
-		// $default: no stage prefix in rawPath, which the Lambda adapter needs.
-		StageName:  jsii.String("$default"),
-		AutoDeploy: jsii.Bool(true),
-		Throttle: &awsapigatewayv2.ThrottleSettings{
-			RateLimit:  &props.ThrottleRateLimit,
-			BurstLimit: &props.ThrottleBurstLimit,
-		},
+	// Every integration invokes the live alias, never $LATEST: CodeDeploy
+	// shifts the alias from version to version (see rollout.go).
+	alias := awslambda.NewAlias(stack, jsii.String("LiveAlias"), &awslambda.AliasProps{
+		AliasName:   jsii.String(AliasName),
+		Version:     fn.CurrentVersion(),
+		Description: jsii.String("what API Gateway invokes; CodeDeploy shifts it to each new version"),
 	})
 
 	// One integration for every route: the function implements the whole
 	// HTTP contract of the path (HEAD is GET without a body; other methods
 	// get 405 with Allow as problem+json).
-	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("StatusIntegration"), fn,
+	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("StatusIntegration"), alias,
 		&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
 			PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
 		})
-	// GET and HEAD read a job: the JWT authorizer must pass them. A missing
-	// or invalid token gets API Gateway's own 401 ({"message":"Unauthorized"}),
-	// and the function is not invoked.
-	api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
-		Path:        jsii.String(RoutePath),
-		Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_GET, awsapigatewayv2.HttpMethod_HEAD},
-		Integration: integration,
-		Authorizer:  authorizer,
-	})
-	// Every other method on the path: without this route API Gateway
-	// answers them itself with 404 {"message":"Not Found"}. API Gateway
-	// picks the route with the exact method first, so GET and HEAD never
-	// reach this one (ANY matches "all methods that you haven't defined for
-	// a resource"). No authorizer: the function reads no job here, answers
-	// 405 and rate-limits these requests by client address, and OPTIONS
-	// preflights may arrive here (see CORS above). The none-authorizer is
-	// explicit so that a default authorizer added to the API later cannot
-	// apply to this route.
-	api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
-		Path:        jsii.String(RoutePath),
-		Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_ANY},
-		Integration: integration,
-		Authorizer:  awsapigatewayv2.NewHttpNoneAuthorizer(),
-	})
+
+	var stage awsapigatewayv2.HttpStage
+	var anyRoute awsapigatewayv2.HttpRoute
+	var accessLogs awslogs.LogGroup
+	if props.HTTPAPIID == "" {
+		stage, anyRoute, accessLogs = addStandaloneAPI(stack, props, issuer, integration, retention)
+	} else {
+		anyRoute = attachRoutes(stack, props, issuer, integration)
+	}
+	nag.add(anyRoute, "AwsSolutions-APIG4",
+		"The ANY route has no authorizer on purpose: it reads no job and only answers 405 (problem+json with Allow) to other methods and the CORS preflights that may reach it, which carry no token. The function rate-limits these requests per client address, and in standalone mode the route has its own throttle below the stage's.")
 
 	var topic awssns.ITopic
 	if props.AlarmTopicArn != "" {
 		topic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), &props.AlarmTopicArn)
 	}
-	metrics := addRequestMetrics(stack, logGroup, MetricNamespacePrefix+"/"+props.EnvName)
-	addAlarms(stack, "careervp-vpr-status-"+props.EnvName, fn, timeout, metrics, topic)
+	prefix := "careervp-vpr-status-" + props.EnvName
+	namespace := MetricNamespacePrefix + "/" + props.EnvName
+	metrics := addRequestMetrics(stack, logGroup, namespace)
+	addAlarms(stack, prefix, fn, timeout, metrics, topic)
+	if accessLogs != nil {
+		addGatewayAlarms(stack, prefix, addGatewayMetrics(stack, accessLogs, namespace), topic)
+	}
 	if ok, _ := logsRequests(props.LogLevel); !ok {
 		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("vprstatus:logLevel"), jsii.String(fmt.Sprintf(
 			"LOG_LEVEL=%s turns the request log lines off: the metric filters see no requests, and the 5xx share and 410 alarms cannot fire", props.LogLevel)), nil)
 	}
+	group := addRollout(stack, props, prefix, fn, alias, metrics)
+	nag.add(group.Role(), "AwsSolutions-IAM4",
+		"AWSCodeDeployRoleForLambdaLimited is AWS's documented minimal policy for CodeDeploy Lambda deployments (get and update aliases, read alarms, invoke CodeDeployHook_* functions); LambdaDeploymentGroup attaches it to any role it is given.",
+		"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited")
+	nag.write()
 
-	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{Value: stage.Url()})
+	if stage != nil {
+		awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{Value: stage.Url()})
+	}
 	awscdk.NewCfnOutput(stack, jsii.String("FunctionName"), &awscdk.CfnOutputProps{Value: fn.FunctionName()})
 	awscdk.NewCfnOutput(stack, jsii.String("LogGroupName"), &awscdk.CfnOutputProps{Value: logGroup.LogGroupName()})
+	awscdk.NewCfnOutput(stack, jsii.String("DeploymentApplicationName"), &awscdk.CfnOutputProps{Value: group.Application().ApplicationName()})
+	awscdk.NewCfnOutput(stack, jsii.String("DeploymentGroupName"), &awscdk.CfnOutputProps{Value: group.DeploymentGroupName()})
+	if accessLogs != nil {
+		awscdk.NewCfnOutput(stack, jsii.String("AccessLogGroupName"), &awscdk.CfnOutputProps{Value: accessLogs.LogGroupName()})
+	}
 	return stack
+}
+
+// jwtAuthorizer is the stack's own Cognito JWT authorizer. The JWT
+// authorizer checks the signature, exp, iss and aud or client_id; not
+// token_use, which the service checks (JWT_TOKEN_USE).
+func jwtAuthorizer(props *StatusStackProps, issuer, name string) awsapigatewayv2.IHttpRouteAuthorizer {
+	audience := make([]*string, len(props.UserPoolClientIDs))
+	for i := range props.UserPoolClientIDs {
+		audience[i] = &props.UserPoolClientIDs[i]
+	}
+	return awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("CognitoAuthorizer"), &issuer,
+		&awsapigatewayv2authorizers.HttpJwtAuthorizerProps{
+			AuthorizerName: jsii.String(name),
+			JwtAudience:    &audience,
+		})
 }

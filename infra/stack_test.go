@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 const (
@@ -73,7 +74,44 @@ func testProps() *StatusStackProps {
 		ThrottleRateLimit:  25,
 		ThrottleBurstLimit: 50,
 		LogRetentionDays:   90,
+		Deployment:         DefaultDeployment,
+
+		AnyRouteThrottleRateLimit:  5,
+		AnyRouteThrottleBurstLimit: 10,
 	}
+}
+
+// The configurations the tests synthesize once each and share: standalone
+// (the stack's own API), and attach mode with and without an existing
+// authorizer. Attach mode also takes the other deployment choices, so that
+// one synth covers them.
+const (
+	testAPIID        = "a1b2c3d4e5"
+	testAuthorizerID = "jwt123"
+	testReserved     = 20
+)
+
+var configurations = map[string]func() *StatusStackProps{
+	"standalone": testProps,
+	"attach": func() *StatusStackProps {
+		p := testProps()
+		p.HTTPAPIID = testAPIID
+		p.Deployment = "AllAtOnce"
+		p.ReservedConcurrency = testReserved
+		return p
+	},
+	"attach-authorizer": func() *StatusStackProps {
+		p := testProps()
+		p.HTTPAPIID = testAPIID
+		p.HTTPAPIAuthorizerID = testAuthorizerID
+		return p
+	},
+	// A deployment that cannot grant s3:ListBucket.
+	"without-list-bucket": func() *StatusStackProps {
+		p := testProps()
+		p.WithoutListBucket = true
+		return p
+	},
 }
 
 func newTestApp(t *testing.T, context map[string]interface{}) awscdk.App {
@@ -81,28 +119,53 @@ func newTestApp(t *testing.T, context map[string]interface{}) awscdk.App {
 	return awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &context})
 }
 
-// Synthesizing takes about a second, so the tests that only read the
-// template share one.
+// synthesized is one configuration's stack, synthesized once with cdk-nag's
+// AwsSolutionsChecks applied (see nag_test.go), for every test that only
+// reads it.
+type synthesized struct {
+	stack awscdk.Stack
+	tpl   assertions.Template
+	json  map[string]interface{}
+}
+
 var (
-	sharedOnce     sync.Once
-	sharedTemplate assertions.Template
-	sharedJSON     map[string]interface{}
-	sharedErr      interface{}
+	synthMu    sync.Mutex
+	synthCache = map[string]*synthesized{}
 )
 
+// synth returns the shared synthesis of the named configuration.
+func synth(t *testing.T, name string) *synthesized {
+	t.Helper()
+	synthMu.Lock()
+	defer synthMu.Unlock()
+	if s, ok := synthCache[name]; ok {
+		if s == nil {
+			t.Fatalf("building the %s stack failed in an earlier test", name)
+		}
+		return s
+	}
+	synthCache[name] = nil
+	props, ok := configurations[name]
+	if !ok {
+		t.Fatalf("no configuration %q", name)
+	}
+	var s synthesized
+	check(t, func() {
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(outDir, name))})
+		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true), Reports: jsii.Bool(false)}), nil)
+		s.stack = NewStatusStack(app, "careervp-vpr-status-test", props())
+		s.tpl = assertions.Template_FromStack(s.stack, nil)
+		s.json = *s.tpl.ToJSON()
+	})
+	synthCache[name] = &s
+	return &s
+}
+
+// template returns the standalone stack's template.
 func template(t *testing.T) (assertions.Template, map[string]interface{}) {
 	t.Helper()
-	sharedOnce.Do(func() {
-		defer func() { sharedErr = recover() }()
-		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outDir)})
-		stack := NewStatusStack(app, "careervp-vpr-status-test", testProps())
-		sharedTemplate = assertions.Template_FromStack(stack, nil)
-		sharedJSON = *sharedTemplate.ToJSON()
-	})
-	if sharedErr != nil {
-		t.Fatalf("building the stack: %v", sharedErr)
-	}
-	return sharedTemplate, sharedJSON
+	s := synth(t, "standalone")
+	return s.tpl, s.json
 }
 
 // check runs CDK assertions, which panic on failure, and fails only this test.
@@ -166,17 +229,11 @@ func TestFunctionEnvironmentWithoutTokenUse(t *testing.T) {
 	})
 }
 
-// withoutListBucket synthesizes the stack of a deployment that cannot grant
+// withoutListBucket returns the template of a deployment that cannot grant
 // s3:ListBucket.
 func withoutListBucket(t *testing.T) map[string]interface{} {
 	t.Helper()
-	props := testProps()
-	props.WithoutListBucket = true
-	var tpl assertions.Template
-	check(t, func() {
-		tpl = assertions.Template_FromStack(NewStatusStack(newTestApp(t, nil), "without-list", props), nil)
-	})
-	return *tpl.ToJSON()
+	return synth(t, "without-list-bucket").json
 }
 
 func TestWithoutListBucketLeavesItOutOfTheRole(t *testing.T) {
@@ -369,7 +426,7 @@ func resourcesOfType(tmpl map[string]interface{}, typ string) map[string]obj {
 	return out
 }
 
-func TestRolePolicyStatementsAreExactlyGetItemGetObjectListBucketAndXRay(t *testing.T) {
+func TestRolePolicyStatementsAreExactlyLogsGetItemGetObjectListBucketAndXRay(t *testing.T) {
 	_, tmpl := template(t)
 	policies := resourcesOfType(tmpl, "AWS::IAM::Policy")
 	if len(policies) != 1 {
@@ -382,6 +439,8 @@ func TestRolePolicyStatementsAreExactlyGetItemGetObjectListBucketAndXRay(t *test
 		}
 	}
 	want := []string{
+		// Its own log group only; the group exists, so no CreateLogGroup.
+		canonical(t, obj{"Action": arr{"logs:CreateLogStream", "logs:PutLogEvents"}, "Effect": "Allow", "Resource": obj{"Fn::GetAtt": arr{functionLogGroup(t, tmpl), "Arn"}}}),
 		canonicalFromJSON(t, `{"Action":"dynamodb:GetItem","Effect":"Allow","Resource":"`+testTableArn+`"}`),
 		canonicalFromJSON(t, `{"Action":"s3:GetObject","Effect":"Allow","Resource":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::`+testBucket+`/*"]]}}`),
 		// The bucket, not its objects: S3 then answers a missing key 404.
@@ -455,17 +514,46 @@ func TestNoOtherDataActions(t *testing.T) {
 	}
 }
 
-func TestRoleManagedPoliciesOnlyBasicExecution(t *testing.T) {
-	_, tmpl := template(t)
-	roles := resourcesOfType(tmpl, "AWS::IAM::Role")
-	if len(roles) != 1 {
-		t.Fatalf("want 1 role, got %d", len(roles))
-	}
-	for id, r := range roles {
-		managed := asList(r["Properties"].(obj)["ManagedPolicyArns"])
-		if len(managed) != 1 || !strings.Contains(canonical(t, managed[0]), ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole") {
-			t.Errorf("role %s managed policies: %s", id, canonical(t, managed))
+// roleOf returns the logical id of the role whose trust policy names the
+// service principal.
+func roleOf(t *testing.T, tmpl map[string]interface{}, service string) (string, obj) {
+	t.Helper()
+	var id string
+	var props obj
+	for rid, r := range resourcesOfType(tmpl, "AWS::IAM::Role") {
+		p := r["Properties"].(obj)
+		if strings.Contains(canonical(t, p["AssumeRolePolicyDocument"]), `"Service":"`+service+`"`) {
+			if id != "" {
+				t.Fatalf("two roles for %s: %s and %s", service, id, rid)
+			}
+			id, props = rid, p
 		}
+	}
+	if id == "" {
+		t.Fatalf("no role for %s", service)
+	}
+	return id, props
+}
+
+func TestRolesAndTheirManagedPolicies(t *testing.T) {
+	for name := range configurations {
+		t.Run(name, func(t *testing.T) {
+			tmpl := synth(t, name).json
+			if n := len(resourcesOfType(tmpl, "AWS::IAM::Role")); n != 2 {
+				t.Errorf("want 2 roles (the function's, CodeDeploy's), got %d", n)
+			}
+			// No AWSLambdaBasicExecutionRole: it may write to every log
+			// group of the account.
+			_, fnRole := roleOf(t, tmpl, "lambda.amazonaws.com")
+			if m, ok := fnRole["ManagedPolicyArns"]; ok {
+				t.Errorf("function role has managed policies %s", canonical(t, m))
+			}
+			_, deployRole := roleOf(t, tmpl, "codedeploy.amazonaws.com")
+			managed := asList(deployRole["ManagedPolicyArns"])
+			if len(managed) != 1 || !strings.Contains(canonical(t, managed[0]), ":iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited") {
+				t.Errorf("CodeDeploy role managed policies: %s", canonical(t, managed))
+			}
+		})
 	}
 }
 
@@ -494,12 +582,14 @@ func TestContextDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%q|%v|%q|%s|%s|%v|%v|%d|%q|%v",
+	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%q|%v|%q|%s|%s|%v|%v|%d|%q|%v|%q|%q|%s|%d|%v|%v",
 		props.EnvName, *props.StackProps.Env.Region, props.AssetPath, props.JobsTableArn, props.JobsTableName,
 		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.TokenUse, props.FrontendOrigin,
 		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit,
-		props.LogRetentionDays, props.AlarmTopicArn, props.WithoutListBucket)
-	want := `dev|us-east-1|../dist||careervp-jobs-dev|careervp-vpr-results-dev|""|[]|"access"|http://localhost:3000|info|50|100|30|""|false`
+		props.LogRetentionDays, props.AlarmTopicArn, props.WithoutListBucket,
+		props.HTTPAPIID, props.HTTPAPIAuthorizerID, props.Deployment, props.ReservedConcurrency,
+		props.AnyRouteThrottleRateLimit, props.AnyRouteThrottleBurstLimit)
+	want := `dev|us-east-1|../dist||careervp-jobs-dev|careervp-vpr-results-dev|""|[]|"access"|http://localhost:3000|info|50|100|30|""|false|""|""|Canary10Percent5Minutes|0|10|20`
 	if got != want {
 		t.Errorf("defaults:\ngot  %s\nwant %s", got, want)
 	}
@@ -523,16 +613,26 @@ func TestContextOverrides(t *testing.T) {
 		"logRetentionDays":   "365",
 		"alarmTopicArn":      testTopic,
 		"withoutListBucket":  "true",
+
+		"httpApiId":                  testAPIID,
+		"httpApiAuthorizerId":        testAuthorizerID,
+		"deployment":                 "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+		"reservedConcurrency":        "40",
+		"anyRouteThrottleRateLimit":  "2.5",
+		"anyRouteThrottleBurstLimit": "5",
 	}).Node())
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%v|%s|%s|%s|%v|%v|%d|%s|%v",
+	got := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%v|%s|%s|%s|%v|%v|%d|%s|%v|%s|%s|%s|%d|%v|%v",
 		props.EnvName, *props.StackProps.Env.Region, props.AssetPath, props.JobsTableArn, props.JobsTableName,
 		props.ResultsBucketName, props.UserPoolID, props.UserPoolClientIDs, props.TokenUse, props.FrontendOrigin,
 		props.LogLevel, props.ThrottleRateLimit, props.ThrottleBurstLimit,
-		props.LogRetentionDays, props.AlarmTopicArn, props.WithoutListBucket)
-	want := "prod|eu-central-1|/build/out|" + testTableArn + "|careervp-jobs-prod|bucket-x|eu-central-1_X|[a b c]|id|https://vpr.example.com:8443|warn|12.5|30|365|" + testTopic + "|true"
+		props.LogRetentionDays, props.AlarmTopicArn, props.WithoutListBucket,
+		props.HTTPAPIID, props.HTTPAPIAuthorizerID, props.Deployment, props.ReservedConcurrency,
+		props.AnyRouteThrottleRateLimit, props.AnyRouteThrottleBurstLimit)
+	want := "prod|eu-central-1|/build/out|" + testTableArn + "|careervp-jobs-prod|bucket-x|eu-central-1_X|[a b c]|id|https://vpr.example.com:8443|warn|12.5|30|365|" + testTopic + "|true|" +
+		testAPIID + "|" + testAuthorizerID + "|CodeDeployDefault.LambdaLinear10PercentEvery1Minute|40|2.5|5"
 	if got != want {
 		t.Errorf("overrides:\ngot  %s\nwant %s", got, want)
 	}
@@ -551,19 +651,97 @@ func TestContextEmptyTokenUseMeansNoCheck(t *testing.T) {
 }
 
 func TestContextRejectsBadValues(t *testing.T) {
-	for key, value := range map[string]string{
-		"env":                "Prod",
-		"frontendOrigin":     "https://app.example.com/",
-		"throttleRateLimit":  "-1",
-		"throttleBurstLimit": "10.5",
-		"tokenUse":           "Access",
-		"logRetentionDays":   "31",
-		"alarmTopicArn":      "arn:aws:sqs:eu-west-1:123456789012:ops",
-		"withoutListBucket":  "yes please",
-		"logLevel":           "verbose",
+	for _, c := range []struct {
+		context obj
+		named   string // the key the error must name
+	}{
+		{obj{"env": "Prod"}, "env"},
+		{obj{"frontendOrigin": "https://app.example.com/"}, "frontendOrigin"},
+		{obj{"throttleRateLimit": "-1"}, "throttleRateLimit"},
+		{obj{"throttleBurstLimit": "10.5"}, "throttleBurstLimit"},
+		{obj{"tokenUse": "Access"}, "tokenUse"},
+		{obj{"logRetentionDays": "31"}, "logRetentionDays"},
+		{obj{"alarmTopicArn": "arn:aws:sqs:eu-west-1:123456789012:ops"}, "alarmTopicArn"},
+		{obj{"withoutListBucket": "yes please"}, "withoutListBucket"},
+		{obj{"logLevel": "verbose"}, "logLevel"},
+		// Not an API id: upper case, too short, too long, a URL, an ARN.
+		{obj{"httpApiId": "A1B2C3D4E5"}, "httpApiId"},
+		{obj{"httpApiId": "a1b2c3d4e"}, "httpApiId"},
+		{obj{"httpApiId": "a1b2c3d4e5f"}, "httpApiId"},
+		{obj{"httpApiId": "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"}, "httpApiId"},
+		{obj{"httpApiId": "arn:aws:apigateway:eu-west-1::/apis/a1b2c3d4e5"}, "httpApiId"},
+		// An authorizer belongs to an API: without one it means nothing.
+		{obj{"httpApiAuthorizerId": testAuthorizerID}, "httpApiAuthorizerId"},
+		{obj{"httpApiId": testAPIID, "httpApiAuthorizerId": "JWT-1"}, "httpApiAuthorizerId"},
+		{obj{"deployment": "Canary50Percent1Minute"}, "deployment"},
+		{obj{"deployment": "canary10percent5minutes"}, "deployment"},
+		{obj{"deployment": "CodeDeployDefault.OneAtATime"}, "deployment"},
+		{obj{"reservedConcurrency": "0"}, "reservedConcurrency"},
+		{obj{"reservedConcurrency": "-5"}, "reservedConcurrency"},
+		{obj{"reservedConcurrency": "2.5"}, "reservedConcurrency"},
+		{obj{"reservedConcurrency": "many"}, "reservedConcurrency"},
+		{obj{"anyRouteThrottleRateLimit": "0"}, "anyRouteThrottleRateLimit"},
+		{obj{"anyRouteThrottleBurstLimit": "1.5"}, "anyRouteThrottleBurstLimit"},
+		// The ANY route's budget is the lower one.
+		{obj{"anyRouteThrottleRateLimit": "60"}, "anyRouteThrottleRateLimit"},
+		{obj{"throttleBurstLimit": "40", "anyRouteThrottleBurstLimit": "41"}, "anyRouteThrottleBurstLimit"},
 	} {
-		if _, err := propsFromContext(newTestApp(t, obj{key: value}).Node()); err == nil {
-			t.Errorf("%s=%q: no error", key, value)
+		_, err := propsFromContext(newTestApp(t, c.context).Node())
+		if err == nil {
+			t.Errorf("%v: no error", c.context)
+			continue
+		}
+		if !strings.Contains(err.Error(), "context value "+c.named+"=") {
+			t.Errorf("%v: error %q does not name %s", c.context, err, c.named)
+		}
+	}
+}
+
+func TestContextAcceptsEveryDeploymentConfig(t *testing.T) {
+	for _, name := range DeploymentConfigNames() {
+		for _, value := range []string{name, "CodeDeployDefault.Lambda" + name} {
+			props, err := propsFromContext(newTestApp(t, obj{"deployment": value}).Node())
+			if err != nil {
+				t.Errorf("deployment=%s: %v", value, err)
+				continue
+			}
+			if props.Deployment != value {
+				t.Errorf("deployment=%s: got %q", value, props.Deployment)
+			}
+		}
+	}
+	// CodeDeploy's predefined Lambda configurations, AllAtOnce for dev.
+	if got := len(DeploymentConfigNames()); got != 9 {
+		t.Errorf("%d configurations, want CodeDeploy's 9", got)
+	}
+}
+
+func TestContextAnyRouteDefaultsFollowALowerStageBudget(t *testing.T) {
+	props, err := propsFromContext(newTestApp(t, obj{"throttleRateLimit": "4", "throttleBurstLimit": "8"}).Node())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if props.AnyRouteThrottleRateLimit != 4 || props.AnyRouteThrottleBurstLimit != 8 {
+		t.Errorf("ANY route %v/s burst %v, want the stage's 4/s burst 8", props.AnyRouteThrottleRateLimit, props.AnyRouteThrottleBurstLimit)
+	}
+}
+
+func TestValidateRejectsAttachAndRolloutProps(t *testing.T) {
+	for name, change := range map[string]func(*StatusStackProps){
+		"bad api id":                  func(p *StatusStackProps) { p.HTTPAPIID = "abc" },
+		"authorizer without api":      func(p *StatusStackProps) { p.HTTPAPIAuthorizerID = testAuthorizerID },
+		"bad authorizer id":           func(p *StatusStackProps) { p.HTTPAPIID, p.HTTPAPIAuthorizerID = testAPIID, "x y" },
+		"unknown deployment":          func(p *StatusStackProps) { p.Deployment = "Fast" },
+		"no deployment":               func(p *StatusStackProps) { p.Deployment = "" },
+		"negative reserved":           func(p *StatusStackProps) { p.ReservedConcurrency = -1 },
+		"any route above stage":       func(p *StatusStackProps) { p.AnyRouteThrottleRateLimit = p.ThrottleRateLimit + 1 },
+		"any route burst above stage": func(p *StatusStackProps) { p.AnyRouteThrottleBurstLimit = p.ThrottleBurstLimit + 1 },
+		"any route unset":             func(p *StatusStackProps) { p.AnyRouteThrottleRateLimit = 0 },
+	} {
+		props := testProps()
+		change(props)
+		if err := props.Validate(); err == nil {
+			t.Errorf("%s: no error", name)
 		}
 	}
 }
