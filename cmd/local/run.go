@@ -118,7 +118,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// Export what is left, whatever ctx says now.
 		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		tr.Shutdown(shutCtx)
+		if err := tr.Shutdown(shutCtx); err != nil {
+			logger.Warn("exporting the last spans", "err", err)
+		}
 	}()
 
 	var b *backend
