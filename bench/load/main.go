@@ -623,7 +623,7 @@ func poll(ctx context.Context, hc *http.Client, base string, pollers []*poller, 
 	var sent atomic.Int64
 	parts := make([]result, len(pollers))
 	start := time.Now()
-	each(pollers, func(i int, p *poller) error {
+	err := each(pollers, func(i int, p *poller) error {
 		r := &parts[i]
 		var buf bytes.Buffer
 		for sent.Add(1) <= int64(n) && ctx.Err() == nil {
@@ -652,6 +652,9 @@ func poll(ctx context.Context, hc *http.Client, base string, pollers []*poller, 
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	total := &result{elapsed: time.Since(start)}
 	for i := range parts {
 		total.add(&parts[i])

@@ -123,10 +123,12 @@ func waitRound(ctx context.Context, hc *http.Client, base string, pollers []*pol
 		owner[p.job] = i
 	}
 	parts := make([]waitResult, len(pollers))
-	each(pollers, func(i int, p *poller) error {
+	if err := each(pollers, func(i int, p *poller) error {
 		parts[i] = waitJob(ctx, hc, base, i, p, owner, finishes[i])
 		return nil
-	})
+	}); err != nil {
+		return nil, err
+	}
 	total := &waitResult{result: result{elapsed: time.Since(start)}}
 	for i := range parts {
 		total.add(&parts[i])

@@ -43,8 +43,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		err = res.read(f)
-		f.Close()
+		err = errors.Join(res.read(f), f.Close())
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
