@@ -73,7 +73,11 @@ func NewCache(v TokenVerifier, opts CacheOptions) *Cache {
 	for n < 16 && opts.Size/(n*2) >= 256 {
 		n *= 2
 	}
-	c := &Cache{v: v, seed: maphash.MakeSeed(), ttl: opts.TTL, now: opts.Now, mask: byte(n - 1), shards: make([]cacheShard, n)}
+	c := &Cache{
+		v: v, seed: maphash.MakeSeed(), ttl: opts.TTL, now: opts.Now,
+		mask:   byte(n - 1), // #nosec G115 -- n is a power of two in [1, 16]
+		shards: make([]cacheShard, n),
+	}
 	for i := range c.shards {
 		size := opts.Size / n
 		if i < opts.Size%n {

@@ -90,7 +90,7 @@ func New(o Options) (*Limiter, error) {
 		idle:   time.Duration(float64(o.Burst) / o.Rate * float64(time.Second)),
 		window: time.Duration(math.Ceil(float64(o.Burst)/o.Rate)) * time.Second,
 		seed:   maphash.MakeSeed(),
-		mask:   uint64(n - 1),
+		mask:   uint64(n - 1), // #nosec G115 -- n is a power of two in [1, numShards]
 		shards: make([]shard, n),
 	}
 	for i := range l.shards {

@@ -170,7 +170,7 @@ func listen(addr string, allowRemote bool) (net.Listener, string, error) {
 	// POST /_local/token mints a token for any user: on a reachable address
 	// it would hand out everyone's jobs.
 	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !allowRemote {
-		ln.Close()
+		ln.Close() // #nosec G104 -- the listener is refused and dropped: the error returned says why
 		return nil, "", fmt.Errorf("-addr %s is not a loopback address: the development token endpoint would let anyone who can reach it read any user's jobs (add -allow-remote to do it anyway)", addr)
 	}
 	return ln, "http://" + ln.Addr().String(), nil
