@@ -7,8 +7,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SPECTRAL_VERSION=6.16.3
-REDOCLY_VERSION=2.77.0
+# SPECTRAL_VERSION and REDOCLY_VERSION, with every other tool's.
+source "$repo/.ci/versions"
 doc=status/openapi.json
 
 command -v npm >/dev/null || { echo "openapi-lint: npm is required (apt-get install nodejs npm)" >&2; exit 1; }
