@@ -38,7 +38,7 @@ var layers = []struct {
 	// binaries, tools and tests
 	{"cmd/", 4}, {"bench", 4}, {"bench/", 4}, {"integration", 4}, {"internal/testkit", 4},
 	// the AWS wiring
-	{"awsenv", 3},
+	{"awsenv", 3}, {"awsenv/", 3},
 	// adapters
 	{"auth", 2}, {"awsfault", 2}, {"dynamo", 2}, {"fakes", 2}, {"ratelimit", 2}, {"s3result", 2}, {"tracing", 2},
 	{"status", 1},

@@ -13,9 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-
 	"github.com/careervp/vprstatus/awsenv"
+	"github.com/careervp/vprstatus/awsenv/defaultchain"
 	"github.com/careervp/vprstatus/dynamo"
 	"github.com/careervp/vprstatus/status"
 )
@@ -252,12 +251,10 @@ func ignored(it *item, rd *reads) []string {
 }
 
 // loadAWS builds the AWS backends for -table and -bucket as cmd/local's
-// -backend aws does: awsenv's settings (endpoints, path-style S3, timeouts)
-// through getenv, with the table and bucket of the flags, and the
-// credentials and region from the SDK's default chain. awsenv wants both
-// names; the one not given is never used.
+// -backend aws does (defaultchain.Load), with the table and bucket of the
+// flags. awsenv wants both names; the one not given is never used.
 func loadAWS(ctx context.Context, getenv func(string) string, tableName, bucket string) (*awsenv.Backends, error) {
-	s, err := awsenv.ReadSettings(func(k string) string {
+	return defaultchain.Load(ctx, func(k string) string {
 		switch k {
 		case "JOBS_TABLE_NAME":
 			return cmp.Or(tableName, "unused")
@@ -266,19 +263,4 @@ func loadAWS(ctx context.Context, getenv func(string) string, tableName, bucket 
 		}
 		return getenv(k)
 	})
-	if err != nil {
-		return nil, err
-	}
-	var opts []func(*config.LoadOptions) error
-	if s.Region != "" {
-		opts = append(opts, config.WithRegion(s.Region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("aws config: %w", err)
-	}
-	if cfg.Region == "" {
-		return nil, errors.New("no AWS region: set AWS_REGION, or a region in the shared config profile")
-	}
-	return awsenv.New(cfg, s), nil
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/careervp/vprstatus/awsenv/defaultchain"
 	"github.com/careervp/vprstatus/fakes"
 	"github.com/careervp/vprstatus/status"
 )
@@ -36,7 +37,7 @@ func fakesBackend(ctx context.Context, logger *slog.Logger, o options, base stri
 // names (see awsenv). With -seed it first creates them, if missing, and puts
 // a demo job in every state in them.
 func awsBackend(ctx context.Context, logger *slog.Logger, o options, getenv func(string) string) (*backend, error) {
-	b, err := loadAWS(ctx, getenv)
+	b, err := defaultchain.Load(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
