@@ -133,18 +133,7 @@ type requestMetrics struct {
 // addRequestMetrics adds the metric filters over the request log.
 func addRequestMetrics(stack awscdk.Stack, logGroup awslogs.ILogGroup, namespace string) requestMetrics {
 	count := func(id, name, pattern string) awslogs.MetricFilter {
-		return awslogs.NewMetricFilter(stack, jsii.String(id), &awslogs.MetricFilterProps{
-			LogGroup:        logGroup,
-			FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(pattern)),
-			MetricNamespace: &namespace,
-			MetricName:      jsii.String(name),
-			MetricValue:     jsii.String("1"),
-			// 0 for every other log event: Sum is unchanged, and a period
-			// with traffic but no such answer has a datapoint (0) instead of
-			// none, which the 5xx share and the 410 anomaly model need.
-			DefaultValue: jsii.Number(0),
-			Unit:         awscloudwatch.Unit_COUNT,
-		})
+		return countFilter(stack, logGroup, namespace, id, name, pattern)
 	}
 	return requestMetrics{
 		requests:    count("RequestsMetricFilter", MetricRequests, patternRequests),
@@ -200,15 +189,7 @@ func addAlarms(stack awscdk.Stack, prefix string, fn awslambda.Function, timeout
 		}))
 	}
 
-	share := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String(fmt.Sprintf("IF(requests >= %d, 100 * FILL(failures, 0) / requests, 0)", fiveXXMinRequests)),
-		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"requests": m.requests.Metric(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}),
-			"failures": m.fiveXX.Metric(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}),
-		},
-		Label:  jsii.String("5xx answers, % of requests"),
-		Period: period,
-	})
+	share := shareOf(m.requests, "failures", m.fiveXX, "5xx answers, % of requests", period)
 	page(awscloudwatch.NewAlarm(stack, jsii.String("Share5xxAlarm"), &awscloudwatch.AlarmProps{
 		AlarmName:          jsii.String(prefix + "-5xx-share"),
 		AlarmDescription:   jsii.String(fmt.Sprintf("More than %d %% of requests got a 5xx in 2 of the last 3 five-minute periods (periods with fewer than %d requests count as 0 %%). See infra/README.md, Alarms.", fiveXXSharePercent, fiveXXMinRequests)),
@@ -334,16 +315,7 @@ type gatewayMetrics struct {
 // addGatewayMetrics adds the metric filters over the stage's access log.
 func addGatewayMetrics(stack awscdk.Stack, accessLogs awslogs.ILogGroup, namespace string) gatewayMetrics {
 	count := func(id, name, pattern string) awslogs.MetricFilter {
-		return awslogs.NewMetricFilter(stack, jsii.String(id), &awslogs.MetricFilterProps{
-			LogGroup:        accessLogs,
-			FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(pattern)),
-			MetricNamespace: &namespace,
-			MetricName:      jsii.String(name),
-			MetricValue:     jsii.String("1"),
-			// As for the request log: a period with traffic gets a 0.
-			DefaultValue: jsii.Number(0),
-			Unit:         awscloudwatch.Unit_COUNT,
-		})
+		return countFilter(stack, accessLogs, namespace, id, name, pattern)
 	}
 	return gatewayMetrics{
 		requests:           count("GatewayRequestsMetricFilter", MetricGatewayRequests, patternGatewayRequests),
@@ -372,15 +344,7 @@ func addGatewayAlarms(stack awscdk.Stack, prefix string, g gatewayMetrics, topic
 			fmt.Sprintf("API Gateway could not get an answer from the function (invocation failed, timed out, was throttled or refused) for more than %d %% of requests in 2 of the last 3 five-minute periods (periods with fewer than %d requests count as 0 %%). See infra/README.md, Alarms.", gatewayIntegrationPercent, fiveXXMinRequests),
 			g.integrationFailed, gatewayIntegrationPercent},
 	} {
-		share := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-			Expression: jsii.String(fmt.Sprintf("IF(requests >= %d, 100 * FILL(part, 0) / requests, 0)", fiveXXMinRequests)),
-			UsingMetrics: &map[string]awscloudwatch.IMetric{
-				"requests": g.requests.Metric(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}),
-				"part":     a.part.Metric(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}),
-			},
-			Label:  jsii.String(a.label),
-			Period: period,
-		})
+		share := shareOf(g.requests, "part", a.part, a.label, period)
 		paging = append(paging, awscloudwatch.NewAlarm(stack, jsii.String(a.id), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(prefix + a.name),
 			AlarmDescription:   jsii.String(a.desc),
@@ -401,4 +365,37 @@ func addGatewayAlarms(stack awscdk.Stack, prefix string, g gatewayMetrics, topic
 		a.AddAlarmAction(action)
 		a.AddOkAction(action)
 	}
+}
+
+// countFilter adds a metric filter that counts the log events of group
+// matching pattern, as name in namespace. Every other event counts 0: Sum is
+// unchanged, and a period with traffic but no such event has a datapoint (0)
+// instead of none, which the shares and the 410 anomaly model need.
+func countFilter(stack awscdk.Stack, group awslogs.ILogGroup, namespace, id, name, pattern string) awslogs.MetricFilter {
+	return awslogs.NewMetricFilter(stack, jsii.String(id), &awslogs.MetricFilterProps{
+		LogGroup:        group,
+		FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(pattern)),
+		MetricNamespace: &namespace,
+		MetricName:      jsii.String(name),
+		MetricValue:     jsii.String("1"),
+		DefaultValue:    jsii.Number(0),
+		Unit:            awscloudwatch.Unit_COUNT,
+	})
+}
+
+// shareOf is the percentage of requests that part counts, per period; a
+// period with fewer than fiveXXMinRequests requests counts as 0 %, so a
+// single failure at night pages no one. partID names part in the
+// expression.
+func shareOf(requests awslogs.MetricFilter, partID string, part awslogs.MetricFilter, label string, period awscdk.Duration) awscloudwatch.MathExpression {
+	sum := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String(fmt.Sprintf("IF(requests >= %d, 100 * FILL(%s, 0) / requests, 0)", fiveXXMinRequests, partID)),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"requests": requests.Metric(sum),
+			partID:     part.Metric(sum),
+		},
+		Label:  jsii.String(label),
+		Period: period,
+	})
 }

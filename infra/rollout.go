@@ -103,15 +103,7 @@ func addRollout(stack awscdk.Stack, props *StatusStackProps, prefix string, fn a
 	// request log line names none), so this one watches the function as a
 	// whole, over one-minute periods: at a 10 % canary, a version that
 	// answers every request with a 5xx already puts the share at 10 %.
-	share := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String(fmt.Sprintf("IF(requests >= %d, 100 * FILL(failures, 0) / requests, 0)", fiveXXMinRequests)),
-		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"requests": m.requests.Metric(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}),
-			"failures": m.fiveXX.Metric(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period}),
-		},
-		Label:  jsii.String("5xx answers, % of requests, per minute"),
-		Period: period,
-	})
+	share := shareOf(m.requests, "failures", m.fiveXX, "5xx answers, % of requests, per minute", period)
 	rollout5xx := awscloudwatch.NewAlarm(stack, jsii.String("Rollout5xxShareAlarm"), &awscloudwatch.AlarmProps{
 		AlarmName: jsii.String(prefix + "-rollout-5xx-share"),
 		AlarmDescription: jsii.String(fmt.Sprintf("More than %d %% of requests got a 5xx in %d of the last %d minutes (minutes with fewer than %d requests count as 0 %%): during a deployment, CodeDeploy stops the shift and moves the alias back. See infra/README.md, Rollouts.",
