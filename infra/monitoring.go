@@ -257,11 +257,17 @@ func addAlarms(stack awscdk.Stack, prefix string, fn awslambda.Function, timeout
 		TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
 	}))
 
+	notify(topic, paging)
+}
+
+// notify makes each alarm notify topic when it goes into ALARM and back to
+// OK; with no topic, alarms only change state.
+func notify(topic awssns.ITopic, alarms []notifier) {
 	if topic == nil {
 		return
 	}
 	action := awscloudwatchactions.NewSnsAction(topic)
-	for _, a := range paging {
+	for _, a := range alarms {
 		a.AddAlarmAction(action)
 		a.AddOkAction(action)
 	}
@@ -357,14 +363,7 @@ func addGatewayAlarms(stack awscdk.Stack, prefix string, g gatewayMetrics, topic
 			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
 		}))
 	}
-	if topic == nil {
-		return
-	}
-	action := awscloudwatchactions.NewSnsAction(topic)
-	for _, a := range paging {
-		a.AddAlarmAction(action)
-		a.AddOkAction(action)
-	}
+	notify(topic, paging)
 }
 
 // countFilter adds a metric filter that counts the log events of group
